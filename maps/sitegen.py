@@ -84,22 +84,20 @@ def warehouse_site(aisles: int = 11, aisle_len: int = 10, name: str = "Warehouse
     corridors along the docks, inbound and outbound docks, chargers and parking."""
     b = _Builder(name, "Racked warehouse for about 30 AGVs: inbound docks (south-west), outbound docks "
                  "(south-east), rack aisles, chargers on the west wall, parking on the east wall.")
+    # one-way traffic everywhere, as AGV sites are laid out: the south corridor runs
+    # east, the north corridor west, aisles alternate (the outer ones close the loop).
     dx, dy = 6.0, 3.0
     xs = [i * dx for i in range(aisles)]
     top = (aisle_len + 1) * dy
-    # south corridor pair: y=0 westbound, y=-3 eastbound, nodes every 3 m
     cols = [k * 3.0 for k in range(int(xs[-1] / 3) + 1)]
-    west = [b.node(f"S0-{int(x)}", x, 0.0) for x in cols]
-    east = [b.node(f"S1-{int(x)}", x, -3.0) for x in cols]
-    b.chain(west[::-1], 2.0, two_way=False)
-    b.chain(east, 2.0, two_way=False)
+    south = [b.node(f"S1-{int(x)}", x, 0.0) for x in cols]
+    b.chain(south, 2.0, two_way=False)
     north = [b.node(f"N-{int(x)}", x, top) for x in cols]
-    b.chain(north, 2.0)
-    for x in xs:
-        b.lane(f"S0-{int(x)}", f"S1-{int(x)}", 1.5)
+    b.chain(north[::-1], 2.0, two_way=False)
     for a, x in enumerate(xs):
-        ids = [f"S0-{int(x)}"] + [b.node(f"A{a}-{r}", x, r * dy) for r in range(1, aisle_len + 1)] + [f"N-{int(x)}"]
-        b.chain(ids, 1.0)
+        ids = [f"S1-{int(x)}"] + [b.node(f"A{a}-{r}", x, r * dy) for r in range(1, aisle_len + 1)] + [f"N-{int(x)}"]
+        northbound = a == aisles - 1 or (a % 2 == 1 and a != 0)
+        b.chain(ids if northbound else ids[::-1], 1.0, two_way=False)
         for r in range(1, aisle_len + 1):
             for side, off in (("L", -1.6), ("R", 1.6)):
                 if (a == 0 and side == "L") or (a == aisles - 1 and side == "R"):
@@ -109,14 +107,14 @@ def warehouse_site(aisles: int = 11, aisle_len: int = 10, name: str = "Warehouse
                      "levels": 4, "max_weight_kg": 1200}
                 )
     # docks on spurs south of the eastbound corridor
-    n_docks = max(2, len(cols) // 4)
+    n_docks = max(2, len(cols) // 5)
     for k in range(n_docks):
-        x = cols[1 + k]
-        b.node(f"DK-IN{k + 1}", x, -6.0)
+        x = cols[1 + 2 * k]
+        b.node(f"DK-IN{k + 1}", x, -4.0)
         b.lane(f"S1-{int(x)}", f"DK-IN{k + 1}", 1.0)
         b.station(f"IN{k + 1}", "pickup", f"DK-IN{k + 1}", load_types=["pallet", "tote"])
-        x2 = cols[-2 - k]
-        b.node(f"DK-OUT{k + 1}", x2, -6.0)
+        x2 = cols[-2 - 2 * k]
+        b.node(f"DK-OUT{k + 1}", x2, -4.0)
         b.lane(f"S1-{int(x2)}", f"DK-OUT{k + 1}", 1.0)
         b.station(f"OUT{k + 1}", "drop", f"DK-OUT{k + 1}", load_types=["pallet", "tote"])
     # chargers west of aisle 0, parking east of the last aisle
@@ -133,7 +131,7 @@ def warehouse_site(aisles: int = 11, aisle_len: int = 10, name: str = "Warehouse
         b.node(f"WC{k + 1}", x, top + 3.0)
         b.lane(f"N-{int(x)}", f"WC{k + 1}", 1.0)
         b.station(f"CELL{k + 1}", "drop", f"WC{k + 1}")
-    b.zone("DOCKS-SLOW", "speed_limit", rect(-1, -7.5, xs[-1] + 1, -1.5), speed_limit_mps=1.0)
+    b.zone("DOCKS-SLOW", "speed_limit", rect(-1, -5.5, xs[-1] + 1, -1.5), speed_limit_mps=1.0)
     b.zone("HAZMAT", "hazardous", rect(xs[-3] - 3, dy * 3 - 1, xs[-2] + 3, dy * 7 + 1))
     b.zone("MAINT-A", "maintenance", rect(xs[-1] - 1, dy * 2 - 1, xs[-1] + 1, dy * 4 + 1))
     b.zone("OFFICE", "no_go", rect(xs[-1] + 6, 0, xs[-1] + 20, top))
@@ -147,36 +145,45 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
     slots, handoff stations on the in-bay AGV aisle, docks and chargers outside."""
     b = _Builder(name, "Steel coil yard: cranes share one runway over two-tier coil slots; coils are "
                  "handed to coil-transport AGVs at handoff stations and carried to the shipping docks.")
-    aisle_y, road_y = 2.0, -15.0
+    # a one-way loop: the in-bay aisle runs west just outside the slots, the yard road
+    # runs east; heavy coil transporters never meet head-on. Handoffs and docks are
+    # spurs, so a vehicle standing at one does not block the loop.
+    aisle_y, road_y, spur = -6.0, -25.0, 8.0
     xs = [x * 10.0 for x in range(int(runway_m / 10) + 1)]
     aisle = [b.node(f"B-{int(x)}", x, aisle_y) for x in xs]
-    b.chain(aisle, 1.5)
+    b.chain(aisle[::-1], 2.0, two_way=False)
     road = [b.node(f"R-{int(x)}", x, road_y) for x in xs]
-    b.chain(road, 3.0)
-    for x in (xs[0], xs[len(xs) // 2], xs[-1]):
-        mid = b.node(f"L-{int(x)}", x, (aisle_y + road_y) / 2)
-        b.lane(f"B-{int(x)}", mid, 2.0)
-        b.lane(mid, f"R-{int(x)}", 2.0)
+    b.chain(road, 3.0, two_way=False)
+    west, east, middle = xs[0], xs[-1], xs[len(xs) // 2]
+    b.node("L-W", west - 6.0, (aisle_y + road_y) / 2)
+    b.lane(f"B-{int(west)}", "L-W", 2.0, two_way=False)
+    b.lane("L-W", f"R-{int(west)}", 2.0, two_way=False)
+    b.node("L-E", east + 6.0, (aisle_y + road_y) / 2)
+    b.lane(f"R-{int(east)}", "L-E", 2.0, two_way=False)
+    b.lane("L-E", f"B-{int(east)}", 2.0, two_way=False)
+    b.node("L-M", middle, (aisle_y + road_y) / 2)
+    b.lane(f"B-{int(middle)}", "L-M", 2.0, two_way=False)
+    b.lane("L-M", f"R-{int(middle)}", 2.0, two_way=False)
     handoffs = [runway_m * f for f in (0.25, 0.5, 0.75)]
     for k, hx in enumerate(handoffs, start=1):
-        nid = f"B-{int(hx)}"
-        if nid not in b._nodes:
-            raise ValueError("handoffs must sit on aisle nodes")
-        b.station(f"H{k}", "handoff", nid, bay="BAY1", runway_m=hx, cross_m=aisle_y, load_types=["coil"])
+        hid = f"HO{k}"
+        b.node(hid, hx + 5.0, aisle_y + spur)
+        b.lane(f"B-{int(hx)}", hid, 1.0)
+        b.station(f"H{k}", "handoff", hid, bay="BAY1", runway_m=hx + 5.0, cross_m=aisle_y + spur, load_types=["coil"])
     for k, x in enumerate(xs[2:-1:3], start=1):
-        b.node(f"DK{k}", x, road_y - 8)
+        b.node(f"DK{k}", x + 5.0, road_y - spur)
         b.lane(f"R-{int(x)}", f"DK{k}", 1.0)
         b.station(f"DOCK{k}", "drop", f"DK{k}", load_types=["coil"])
     for k, x in enumerate((xs[1], xs[-2]), start=1):
-        b.node(f"ML{k}", x, road_y - 8)
+        b.node(f"ML{k}", x + 5.0, road_y - spur)
         b.lane(f"R-{int(x)}", f"ML{k}", 1.0)
         b.station(f"MILL{k}", "pickup", f"ML{k}", load_types=["coil"])
     for k in range(1, 4):
-        b.node(f"CH{k}", -8.0, road_y + 4 - 4 * k)
-        b.lane("R-0", f"CH{k}", 0.5)
+        b.node(f"CH{k}", -20.0 - 9.0 * (k - 1), road_y - 6.0)
+        b.lane("L-W", f"CH{k}", 1.0)
         b.station(f"CHG{k}", "charger", f"CH{k}")
-    b.node("PK1", xs[-1] + 8, road_y)
-    b.lane(f"R-{int(xs[-1])}", "PK1", 0.5)
+    b.node("PK1", xs[-1] + 16, road_y - 6.0)
+    b.lane("L-E", "PK1", 1.0)
     b.station("PARK1", "parking", "PK1")
     slots = []
     for row, cross in enumerate((8.0, 12.0, 16.0, 20.0, 24.0), start=1):
@@ -198,16 +205,16 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
         ],
         "slots": slots,
     }]
-    b.zone("ROAD-SLOW", "speed_limit", rect(-2, road_y - 10, runway_m + 2, road_y - 3), speed_limit_mps=1.0)
+    b.zone("DOCK-SLOW", "speed_limit", rect(-2, road_y - spur - 2, runway_m + 10, road_y - 3), speed_limit_mps=1.0)
     b.zone("BAY-MAINT", "maintenance", rect(runway_m - 15, 0, runway_m, 30))
-    b.zone("OUTSIDE", "outdoor", rect(-12, road_y - 12, runway_m + 12, road_y + 5))
-    b.anchors(-10, road_y - 10, runway_m + 10, 30, 20.0, z=14.0)
+    b.zone("OUTSIDE", "outdoor", rect(-45, road_y - 14, runway_m + 25, road_y + 5))
+    b.anchors(-10, aisle_y - 4, runway_m + 10, 30, 20.0, z=14.0)
     b.d["geodetic_anchor"] = {"lat_deg": 31.3975, "lon_deg": 121.4870, "height_m": 5.0, "heading_deg": 75.0, "datum": "CGCS2000"}
     b.d["vehicle_shape"] = {"length_m": 6.0, "width_m": 2.6, "safety_margin_m": 0.5}
     return b.d
 
 
-def port_yard_site(cols: int = 11, rows: int = 6, spacing: float = 20.0, name: str = "Port Yard East") -> Site:
+def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 20.0, name: str = "Port Yard East") -> Site:
     """An outdoor port/plant yard on BeiDou: a quay with one-way lanes, a road grid
     between container blocks, a covered shed (indoor, UWB), a dangerous-goods area."""
     b = _Builder(name, "Outdoor port yard: AGVs shuttle containers from the quay to storage blocks on a road "
@@ -215,16 +222,15 @@ def port_yard_site(cols: int = 11, rows: int = 6, spacing: float = 20.0, name: s
     for i in range(cols):
         for j in range(rows):
             b.node(f"G{i}-{j}", i * spacing, j * spacing)
+    # a one-way Manhattan grid (even rows east, odd rows west, even columns south, odd
+    # columns north): long container carriers never meet head-on; needs an even count
+    # of rows and columns to be strongly connected, which `maps.checks` verifies.
     for j in range(rows):
         ids = [f"G{i}-{j}" for i in range(cols)]
-        if j == 0:  # quay lane: one-way eastbound, the return one row up
-            b.chain(ids, 4.0, two_way=False)
-        elif j == 1:
-            b.chain(ids[::-1], 4.0, two_way=False)
-        else:
-            b.chain(ids, 5.0)
+        b.chain(ids if j % 2 == 0 else ids[::-1], 4.0 if j < 2 else 5.0, two_way=False)
     for i in range(cols):
-        b.chain([f"G{i}-{j}" for j in range(rows)], 4.0 if i % 2 == 0 else 3.0)
+        ids = [f"G{i}-{j}" for j in range(rows)]
+        b.chain(ids[::-1] if i % 2 == 0 else ids, 4.0 if i % 2 == 0 else 3.0, two_way=False)
     # quay cranes hand over at quay-side pickups
     for k, i in enumerate(range(1, cols - 1, 2), start=1):
         b.node(f"Q{k}", i * spacing, -8.0)

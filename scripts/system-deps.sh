@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo use: mosquitto (VDA 5050 broker), chromium (browser
-# tests), postgresql (multi-instance store tests), iproute2 (network-namespace link tests).
+# tests), postgresql (multi-instance store tests), iproute2 (network-namespace link tests),
+# npm (the web UI's chart library), a CJK font (Chinese labels).
 # Installs only what is missing; needs root (or sudo) and apt-get, else says what to install.
 set -euo pipefail
 need=()
@@ -8,6 +9,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)  # Chinese labels in screenshots
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

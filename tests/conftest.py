@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def find_bench_dir() -> Path | None:
     env = os.environ.get("FLEET_BENCH_DIR")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "bench", REPO / "bench" / "instances"]:
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "bench", REPO / "bench" / "instances", Path("/work/shared/bench")]:
         if (cand / "maps").is_dir():
             return cand
     return None

@@ -7,6 +7,14 @@ from the same values. The core never speaks a protocol; adapters do the mapping.
 Sequence ids follow VDA 5050: nodes even (0, 2, 4, ...), edges odd in between.
 `command_id` makes every command idempotent: a gateway that sees the same id twice
 applies it once.
+
+Order updates follow VDA 5050 stitching: a `MovementCommand` with the same `order_id`
+and a higher `order_update_id` starts with the last released node of the previous one
+(same node id and sequence id, released) and continues with the newly released nodes,
+then the horizon (unreleased nodes, a preview only). A machine drives only along
+released nodes; a new `order_id` starts a new order from the node the machine stands
+on (its first node, released). Node actions (pick, drop, startCharging) run when the
+machine reaches that node; it reports them in `MachineState.action_states`.
 """
 
 from __future__ import annotations
@@ -121,6 +129,13 @@ class CraneMove:
 
 @dataclass(frozen=True)
 class CraneCommand:
+    """Moves a crane runs one after another, each not before its `not_before_s`.
+
+    The crane reports each move k as an action state with id `f"{command_id}:{k}"`
+    (RUNNING, FINISHED or FAILED), so pick and drop are confirmed by the crane itself.
+    Commands queue: a crane runs them in the order received.
+    """
+
     command_id: str
     machine_id: str
     order_id: str

@@ -149,9 +149,14 @@ def transition_order(order: Order, target: OrderState, now_s: float, reason: str
     return dataclasses.replace(order, state=target, updated_s=now_s, reason=reason or order.reason)
 
 
+_EMPTY_RUN_MOVES = frozenset({(LegState.ASSIGNED, LegState.DONE), (LegState.TO_PICKUP, LegState.DONE)})
+
+
 def transition_leg(leg: Leg, target: LegState, now_s: float, machine_id: MachineId | None = None) -> Leg:
-    """The leg in its new state; going back to OPEN frees its machine."""
-    if target not in _LEG_MOVES[leg.state]:
+    """The leg in its new state; going back to OPEN frees its machine. Charge and park
+    legs carry nothing, so they may finish straight from ASSIGNED or TO_PICKUP."""
+    empty_run = leg.kind in (LegKind.CHARGE, LegKind.PARK) and (leg.state, target) in _EMPTY_RUN_MOVES
+    if target not in _LEG_MOVES[leg.state] and not empty_run:
         raise IllegalTransition("leg", leg.id, leg.state.value, target.value)
     machine = None if target == LegState.OPEN else (machine_id or leg.machine_id)
     return dataclasses.replace(leg, state=target, updated_s=now_s, machine_id=machine)

@@ -1,0 +1,554 @@
+"""AGV traffic: legs -> goals -> lifelong plan -> execution graph -> released steps.
+
+Every AGV is an agent of one lifelong planner over the site's compiled graph. The
+plan runs ahead of the vehicles in virtual steps (at most `horizon` entries beyond
+what a vehicle has reached); the execution graph releases each vehicle's next nodes
+only when the vehicles planned there before it have left, so late or early vehicles
+never collide and never deadlock. Released nodes go out as VDA 5050-style order
+updates (base = released, horizon = planned but not released).
+
+A vehicle at its goal waiting for a pick, a drop, a crane or a charger is *held*: it
+leaves the planner's agents and its node is blocked, so nobody plans through it.
+A vehicle that stops (fault, offline, e-stop, out of service) is held where it is and
+the plan is cut back to what is released, then re-planned around it.
+
+Called only from the core's thread (see fleet.core.strategies).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fleet.core.strategies import LegProgress, Stage
+from fleet.domain import Leg, LegKind
+from fleet.domain.commands import (
+    Action,
+    ActionStatus,
+    ActionType,
+    BlockingType,
+    InstantAction,
+    MachineState,
+    MovementCommand,
+    RouteEdge,
+    RouteNode,
+)
+from fleet.traffic.places import agv_node
+from maps.compile import blocked_nodes, compile_site
+from maps.graph import GraphArrays
+from maps.site import Site
+from planners.execution import ExecutionError, ExecutionGraph, hold_rotations
+from planners.lacam import solve
+from planners.lifelong import LifelongPlanner
+from planners.problem import Blocks
+
+log = logging.getLogger(__name__)
+
+STOPPED_MODES = frozenset({"fault", "offline", "estopped", "out_of_service", "manual"})
+
+
+@dataclass
+class _Job:
+    """What a vehicle is doing now: one leg, in stages."""
+
+    leg: Leg
+    stage: Stage = Stage.STARTED
+    pickup: str = ""
+    drop: str = ""
+    wait_for_load: bool = False  # pickup at a handoff: the crane sets the load down
+
+
+@dataclass
+class _Vehicle:
+    machine_id: str
+    agent: int
+    job: _Job | None = None
+    goal: int = -1  # node index the planner drives it to (-1: none)
+    action: Action | None = None  # runs when the goal entry is reached
+    action_entry: int = -1  # entry index the action is attached to
+    held_at: int = -1  # node it is held on (-1: moving freely)
+    stopped: bool = False
+    order_id: str = ""
+    order_update: int = 0
+    order_first_entry: int = 0
+    sent_released: int = -1  # last entry released in a command
+    charging: bool = False
+    last_state: MachineState | None = None
+    done_actions: set[str] = field(default_factory=set)
+    resend: bool = False  # the action's node was released without it: send it on a new order
+    job_arrived: bool = False
+
+
+class LaneTraffic:
+    """The AGV half of `fleet.core.strategies.Traffic` (cranes: `RunwayTraffic`)."""
+
+    def __init__(
+        self,
+        site: Site,
+        graph: GraphArrays | None = None,
+        *,
+        lookahead: int = 4,
+        horizon: int = 8,
+        max_plan_steps: int = 6,
+        seed: int = 0,
+    ) -> None:
+        self.site = site
+        self.graph = graph or compile_site(site)
+        self.lookahead = lookahead
+        self.horizon = horizon
+        self.max_plan_steps = max_plan_steps
+        self.planner = LifelongPlanner(self.graph, seed=seed, no_rotation=True)
+        self.exec: ExecutionGraph | None = None
+        self.vehicles: dict[str, _Vehicle] = {}
+        self._by_agent: list[str] = []
+        self._ids = itertools.count(1)
+        self._closed = np.zeros(self.graph.n_nodes, dtype=bool)
+        self._zones: frozenset[str] = frozenset()
+        self.handoff_open = lambda station, crane_leg: True  # set by FleetTraffic
+        self._station_nodes = frozenset(self.graph.index(st.node) for st in site.stations)
+        self._no_idle = self._spur_nodes()
+        self.replans = 0
+        self.held_rotations = 0
+        self.plan_steps = 0
+        self.stalled_steps = 0  # consecutive plan steps in which no vehicle with a goal moved
+        self.stall_limit = 8
+        self.rescues = 0
+        self.rescue_time_s = 0.5
+        self._rescue_rows: list[list[int]] = []
+
+    # -- the Traffic contract ---------------------------------------------------
+    def assign(self, leg: Leg, machine_id: str, now_s: float) -> None:
+        v = self.vehicles.get(machine_id)
+        if v is None:
+            raise KeyError(f"vehicle {machine_id!r} has not reported a position yet")
+        job = _Job(leg=leg)
+        if leg.kind in (LegKind.CHARGE, LegKind.PARK):
+            job.drop = leg.destination
+            job.stage = Stage.PICKED  # nothing to pick: drive straight to the destination
+            self._set_goal(v, agv_node(self.site, leg.destination), self._goal_action(leg, "drop"))
+        else:
+            job.pickup, job.drop = leg.source, leg.destination
+            st = self.site.station_by_id.get(leg.source)
+            job.wait_for_load = st is not None and st.kind == "handoff"
+            self._set_goal(v, agv_node(self.site, leg.source), None if job.wait_for_load else self._goal_action(leg, "pick"))
+        v.job = job
+
+    def withdraw(self, leg_id: str, now_s: float) -> None:
+        for v in self.vehicles.values():
+            if v.job and v.job.leg.id == leg_id:
+                v.job = None
+                self._set_goal(v, -1, None)
+                self._replan()
+
+    def set_blocked_zones(self, zone_ids: frozenset[str]) -> None:
+        if zone_ids == self._zones:
+            return
+        self._zones = frozenset(zone_ids)
+        self._closed = blocked_nodes(self.site, self.graph, self._zones)
+        self.planner.set_closed(self._closed)
+        self._replan()
+
+    def planned_path(self, machine_id: str) -> list[str]:
+        v = self.vehicles.get(machine_id)
+        if v is None or self.exec is None:
+            return []
+        return [self.graph.node_ids[n] for n in self.exec.planned(v.agent)]
+
+    def machine_stopped(self, machine_id: str, stopped: bool) -> None:
+        """The core says a vehicle stopped (fault, link lost, e-stop) or is back."""
+        v = self.vehicles.get(machine_id)
+        if v is None or v.stopped == stopped:
+            return
+        v.stopped = stopped
+        if stopped:
+            self._replan(stopped=frozenset({v.agent}))
+        elif self.exec is not None and v.held_at >= 0 and v.job is None and v.goal < 0:
+            v.held_at = -1
+
+    def on_state(self, state: MachineState) -> list[LegProgress]:
+        v = self.vehicles.get(state.machine_id)
+        if v is None:
+            return self._join(state)
+        v.last_state = state
+        v.charging = state.charging
+        if state.mode in STOPPED_MODES or state.errors:
+            self.machine_stopped(state.machine_id, True)
+        elif v.stopped and state.mode == "auto" and not state.errors:
+            self.machine_stopped(state.machine_id, False)
+        out: list[LegProgress] = []
+        ex = self.exec
+        if ex is not None and state.order_id == v.order_id and state.last_node_id:
+            k = v.order_first_entry + state.last_node_sequence_id // 2
+            if k <= ex.released(v.agent) and ex.node_at(v.agent, k) == self._index(state.last_node_id):
+                ex.mark_reached(v.agent, k)
+        if ex is not None and v.job and not v.job_arrived and v.held_at >= 0 and v.held_at == v.goal \
+                and ex.reached(v.agent) == ex.last(v.agent):
+            v.job_arrived = True
+            stage = Stage.AT_PICKUP if v.job.stage == Stage.STARTED else Stage.AT_DROP
+            out.append(LegProgress(v.job.leg.id, v.machine_id, stage, state.stamp_s, state.last_node_id))
+        for act in state.action_states:
+            if v.action is None or act.action_id != v.action.action_id or act.action_id in v.done_actions:
+                continue
+            if act.status == ActionStatus.FINISHED:
+                v.done_actions.add(act.action_id)
+                out.extend(self._action_finished(v, state))
+            elif act.status == ActionStatus.FAILED:
+                v.done_actions.add(act.action_id)
+                if v.job:
+                    out.append(LegProgress(v.job.leg.id, v.machine_id, Stage.FAILED, state.stamp_s, state.last_node_id, act.result or "action failed"))
+                    v.job = None
+                self._set_goal(v, -1, None)
+        return out
+
+    def tick(self, now_s: float, budget_s: float) -> list[MovementCommand | InstantAction]:
+        if self.exec is None:
+            return []
+        self._extend(budget_s)
+        cmds: list[MovementCommand | InstantAction] = []
+        for v in self.vehicles.values():
+            if v.stopped:
+                continue
+            rel = self.exec.release(v.agent, self.lookahead)
+            if rel > v.sent_released:
+                cmds.append(self._command(v, now_s))
+            elif v.resend and self.exec.reached(v.agent) == v.action_entry:
+                v.resend = False
+                v.order_id = ""  # a new order from where it stands, carrying the action
+                cmds.append(self._command(v, now_s))
+        if self.plan_steps % 200 == 0:
+            self.exec.prune()
+        return cmds
+
+    # -- handoff support (used by the crane side) ---------------------------------
+    def waiting_at(self, node_id: str, after_leg: str | None = None) -> str | None:
+        """The vehicle standing on a node, held there waiting for a load (the one whose
+        leg comes after `after_leg`, when given), if any."""
+        if self.exec is None:
+            return None
+        idx = self._index(node_id)
+        for v in self.vehicles.values():
+            if v.job and v.job.wait_for_load and v.held_at == idx and self.exec.reached(v.agent) == self.exec.last(v.agent) \
+                    and (after_leg is None or v.job.leg.after == after_leg):
+                return v.machine_id
+        return None
+
+    def load_handed_over(self, machine_id: str, now_s: float) -> list[LegProgress]:
+        """The crane set the load down on this vehicle: its leg is loaded, drive on."""
+        v = self.vehicles[machine_id]
+        if v.job is None:
+            return []
+        v.job.stage = Stage.PICKED
+        v.job.wait_for_load = False
+        self._set_goal(v, agv_node(self.site, v.job.drop), self._goal_action(v.job.leg, "drop"))
+        return [LegProgress(v.job.leg.id, machine_id, Stage.PICKED, now_s, self.graph.node_ids[self.exec.node_at(v.agent, self.exec.reached(v.agent))] if self.exec else None)]
+
+    # -- internals --------------------------------------------------------------
+    def _index(self, node_id: str) -> int:
+        try:
+            return self.graph.index(node_id)
+        except KeyError:
+            return -1
+
+    def _join(self, state: MachineState) -> list[LegProgress]:
+        node = self._index(state.last_node_id) if state.last_node_id else -1
+        if node < 0:
+            log.warning("vehicle %s reports unknown node %r; not planned until it does", state.machine_id, state.last_node_id)
+            return []
+        try:
+            if self.exec is None:
+                self.exec = ExecutionGraph([node], self.graph.conflict_indptr, self.graph.conflict_indices)
+                agent = 0
+            else:
+                agent = self.exec.add_agent(node)
+        except ExecutionError as exc:
+            log.error("vehicle %s cannot join the plan: %s", state.machine_id, exc)
+            return []
+        self._by_agent.append(state.machine_id)
+        v = _Vehicle(machine_id=state.machine_id, agent=agent, last_state=state)
+        v.sent_released = self.exec.released(agent)
+        v.charging = state.charging
+        self.vehicles[state.machine_id] = v
+        if state.mode in STOPPED_MODES or state.errors:
+            v.stopped = True
+            v.held_at = node
+        return []
+
+    def _goal_action(self, leg: Leg, kind: str) -> Action:
+        if leg.kind == LegKind.CHARGE:
+            atype = ActionType.START_CHARGING
+        elif leg.kind == LegKind.PARK:
+            return Action(f"{leg.id}-park-{next(self._ids)}", ActionType.INIT_POSITION, BlockingType.NONE, {"park": True})
+        else:
+            atype = ActionType.PICK if kind == "pick" else ActionType.DROP
+        params = {"legId": leg.id, "loadType": leg.load_type, "weightKg": leg.weight_kg}
+        if leg.order_id:
+            params["orderId"] = leg.order_id
+        return Action(f"{leg.id}-{atype.value}-{next(self._ids)}", atype, BlockingType.HARD, params)
+
+    def _set_goal(self, v: _Vehicle, node: int | str, action: Action | None) -> None:
+        idx = self._index(node) if isinstance(node, str) else node
+        v.goal = idx
+        v.action = action
+        v.action_entry = -1
+        v.resend = False
+        v.job_arrived = False
+        if v.held_at >= 0 and not v.stopped:
+            v.held_at = -1  # rejoin the planner from where it stands
+        if self.exec is not None and idx >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) == idx and not v.stopped:
+            # already there (or planned to end there): hold and run the action in place
+            self._arrive(v, self.exec.last(v.agent))
+
+    def _arrive(self, v: _Vehicle, entry: int) -> None:
+        assert self.exec is not None
+        v.held_at = self.exec.node_at(v.agent, entry)
+        if v.action is not None:
+            v.action_entry = entry
+            # the node already went out without the action: send it once the vehicle is there
+            v.resend = entry <= v.sent_released
+
+    def _action_finished(self, v: _Vehicle, state: MachineState) -> list[LegProgress]:
+        job = v.job
+        act = v.action
+        v.action = None
+        v.action_entry = -1
+        if job is None or act is None:
+            self._set_goal(v, -1, None)
+            return []
+        node = state.last_node_id
+        if act.action_type == ActionType.PICK:
+            job.stage = Stage.PICKED
+            self._set_goal(v, agv_node(self.site, job.drop), self._goal_action(job.leg, "drop"))
+            return [LegProgress(job.leg.id, v.machine_id, Stage.PICKED, state.stamp_s, node)]
+        stage = Stage.CHARGING if act.action_type == ActionType.START_CHARGING else Stage.DROPPED
+        v.job = None
+        self._set_goal(v, -1, None)
+        out = [LegProgress(job.leg.id, v.machine_id, stage, state.stamp_s, node)]
+        if stage == Stage.CHARGING:
+            out.append(LegProgress(job.leg.id, v.machine_id, Stage.DROPPED, state.stamp_s, node))
+        return out
+
+    def _replan(self, stopped: frozenset[int] = frozenset()) -> None:
+        if self.exec is None:
+            return
+        self.replans += 1
+        self.exec.cut_to_released(stopped)
+        for v in self.vehicles.values():
+            if v.agent in stopped:
+                v.held_at = self.exec.node_at(v.agent, self.exec.reached(v.agent))
+                v.sent_released = min(v.sent_released, self.exec.released(v.agent))
+            if v.action_entry > self.exec.last(v.agent):
+                v.action_entry = -1
+            if v.held_at >= 0 and not v.stopped and v.goal >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal:
+                v.held_at = -1
+
+    def _gate_handoffs(self) -> None:
+        """AGVs waiting for a crane's load go to the handoff only when it is their turn."""
+        for v in self.vehicles.values():
+            job = v.job
+            if job is None or not job.wait_for_load or v.held_at >= 0 or v.stopped:
+                continue
+            node = self._index(agv_node(self.site, job.pickup))
+            want = node if self.handoff_open(job.pickup, job.leg.after) else -1
+            if v.goal != want:
+                self._set_goal(v, want, None)
+
+    def _extend(self, budget_s: float) -> None:
+        ex = self.exec
+        assert ex is not None
+        self._gate_handoffs()
+        for _ in range(self.max_plan_steps):
+            active = [v for v in self.vehicles.values() if v.held_at < 0 and not v.stopped]
+            if not any(v.goal >= 0 and ex.ahead(v.agent) < self.horizon for v in active):
+                return
+            if any(ex.ahead(v.agent) > 3 * self.horizon for v in self.vehicles.values()):
+                # the plan ran far ahead of a slow vehicle: start again from what is released
+                self._replan()
+                continue
+            moving = {v.agent for v in active}
+            prev = ex.end_config()
+            blocked = np.zeros(self.graph.n_nodes, dtype=bool)
+            for v in self.vehicles.values():
+                if v.agent not in moving:
+                    at = prev[v.agent]
+                    blocked[at] = True
+                    blocked[self.graph.conflicts(at)] = True
+            if not active:
+                return
+            agents = np.array([v.agent for v in active], dtype=np.int32)
+            positions = np.array([prev[a] for a in agents], dtype=np.int32)
+            goals = self._step_goals(active, prev, blocked)
+            if self.stalled_steps >= self.stall_limit and not self._rescue_rows:
+                self._rescue(active, prev, blocked)
+            if self._rescue_rows:
+                config = self._rescue_rows.pop(0)
+            else:
+                nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s)
+                config = list(prev)
+                for a, node in zip(agents.tolist(), nxt.tolist(), strict=True):
+                    config[a] = int(node)
+            config, held = hold_rotations(prev, config, self.graph.conflict_indptr, self.graph.conflict_indices)
+            self.held_rotations += len(held)
+            if held:
+                self._rescue_rows.clear()  # the rescue plan no longer fits what runs
+            try:
+                ex.append(config)
+            except ExecutionError as exc:  # the planner gave an unusable step: wait this one out
+                log.warning("planner step refused by the execution graph: %s", exc)
+                self._rescue_rows.clear()
+                return
+            self.plan_steps += 1
+            moved = any(config[v.agent] != prev[v.agent] for v in active if v.goal >= 0)
+            self.stalled_steps = 0 if moved else self.stalled_steps + 1
+            for v in active:
+                if v.goal >= 0 and config[v.agent] == v.goal:
+                    self._arrive(v, ex.last(v.agent))
+
+    def _spur_nodes(self) -> frozenset[int]:
+        """Stations, the dead-end spurs that lead to them, and every node too close to
+        one: places an idle vehicle must not wait on (others have to get through)."""
+        g = self.graph
+        out_deg = np.diff(g.indptr)
+        back: list[list[int]] = [[] for _ in range(g.n_nodes)]
+        for u in range(g.n_nodes):
+            for w in g.neighbours(u).tolist():
+                back[w].append(u)
+        spur: set[int] = set()
+        for st in self._station_nodes:
+            spur.add(st)
+            prev, node = -1, st
+            while True:
+                around = (set(g.neighbours(node).tolist()) | set(back[node])) - {prev}
+                if len(around) != 1 or out_deg[node] > 2:
+                    break
+                nxt = around.pop()
+                if nxt in spur:
+                    break
+                around_next = (set(g.neighbours(nxt).tolist()) | set(back[nxt])) - {node}
+                if len(around_next) > 1:
+                    break  # nxt is the junction with the lane network
+                spur.add(nxt)
+                prev, node = node, nxt
+        near = {int(c) for v in spur for c in g.conflicts(v).tolist()}
+        return frozenset(spur | near)
+
+    def _step_goals(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> np.ndarray:
+        """Goals for this step: a vehicle without a leg keeps its place unless it stands
+        on a station, a spur to one, or a node someone is heading for; then it makes way
+        to the nearest free node (an idle vehicle must never hold a station)."""
+        g = self.graph
+        wanted: set[int] = set(self._no_idle)
+        for v in active:
+            if v.goal >= 0:
+                wanted.update((v.goal, *g.conflicts(v.goal).tolist()))
+        goals = np.empty(len(active), dtype=np.int32)
+        for k, v in enumerate(active):
+            at = prev[v.agent]
+            if v.goal >= 0:
+                goals[k] = v.goal
+            elif at in wanted:
+                goals[k] = self._free_spot(at, wanted, blocked)
+            else:
+                goals[k] = at
+        return goals
+
+    def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> None:
+        """The step planner stalled: plan the active vehicles to their goals with the
+        complete solver (LaCAM) and play that plan back step by step."""
+        self.rescues += 1
+        g = self.graph
+        starts = np.array([prev[v.agent] for v in active], dtype=np.int32)
+        goals = starts.copy()
+        taken: set[int] = set()
+        conflicted = set()
+        for v in active:
+            if v.goal >= 0:
+                conflicted.update((v.goal, *g.conflicts(v.goal).tolist()))
+        # real goals first, each at most once; the rest keep their place unless it is wanted
+        for k, v in enumerate(active):
+            if v.goal >= 0 and v.goal not in taken and not blocked[v.goal]:
+                goals[k] = v.goal
+                taken.update((v.goal, *g.conflicts(v.goal).tolist()))
+        for k, v in enumerate(active):
+            if goals[k] != starts[k] and goals[k] == v.goal:
+                continue
+            spot = self._free_spot(int(starts[k]), taken | (conflicted if v.goal < 0 else set()), blocked)
+            goals[k] = spot
+            taken.update((spot, *g.conflicts(spot).tolist()))
+        result = solve(g, starts, goals, self.rescue_time_s, seed=self.rescues, blocks=Blocks(mask=blocked),
+                       no_rotation=True)
+        if not result.solved or result.plan is None:
+            log.warning("rescue plan failed (%s): %s", result.status, result.reason)
+            self.stalled_steps = -20 * self.stall_limit  # let the step planner try a while first
+            return
+        rows = []
+        for t in range(1, result.plan.shape[0]):
+            config = list(prev)
+            for k, v in enumerate(active):
+                config[v.agent] = int(result.plan[t, k])
+            rows.append(config)
+        self._rescue_rows = rows
+        self.stalled_steps = 0
+
+    def _free_spot(self, start: int, avoid: set[int], blocked: np.ndarray) -> int:
+        """The nearest node (breadth first) not in `avoid` and not blocked."""
+        if start not in avoid:
+            return start
+        seen, frontier = {start}, [start]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for w in self.graph.neighbours(u).tolist():
+                    if w in seen:
+                        continue
+                    if w not in avoid and not blocked[w]:
+                        return w
+                    seen.add(w)
+                    nxt.append(w)
+            frontier = nxt
+        return start
+
+    def _command(self, v: _Vehicle, now_s: float) -> MovementCommand:
+        ex = self.exec
+        assert ex is not None
+        rel = ex.released(v.agent)
+        new_order = not v.order_id
+        if new_order:
+            start = ex.reached(v.agent)
+            v.order_id = f"{v.machine_id}-{next(self._ids)}"
+            v.order_update = 0
+            v.order_first_entry = start
+        else:
+            start = v.sent_released
+            v.order_update += 1
+        last = min(ex.last(v.agent), rel + self.horizon)
+        nodes: list[RouteNode] = []
+        edges: list[RouteEdge] = []
+        prev_name = None
+        for k in range(start, last + 1):
+            n = ex.node_at(v.agent, k)
+            name = self.graph.node_ids[n]
+            seq = 2 * (k - v.order_first_entry)
+            actions: tuple[Action, ...] = ()
+            if k == v.action_entry and v.action is not None and k <= rel and (new_order or k > start):
+                actions = (v.action,)
+            if k == start and new_order and v.charging and (v.job is None or v.job.leg.kind != LegKind.CHARGE):
+                actions = (Action(f"stop-charge-{next(self._ids)}", ActionType.STOP_CHARGING, BlockingType.HARD), *actions)
+            x, y = self.graph.xy[n]
+            nodes.append(RouteNode(name, seq, float(x), float(y), released=k <= rel, actions=actions))
+            if prev_name is not None:
+                edges.append(RouteEdge(f"{prev_name}->{name}", seq - 1, prev_name, name, released=k <= rel,
+                                       length_m=float(np.hypot(*(self.graph.xy[n] - self.graph.xy[ex.node_at(v.agent, k - 1)])))))
+            prev_name = name
+        v.sent_released = rel
+        return MovementCommand(
+            command_id=f"{v.order_id}/{v.order_update}",
+            machine_id=v.machine_id,
+            order_id=v.order_id,
+            order_update_id=v.order_update,
+            nodes=tuple(nodes),
+            edges=tuple(edges),
+            issued_s=now_s,
+        )

@@ -1,0 +1,331 @@
+"""Lifelong planning: every step, the next node for every agent while goals keep changing.
+
+One PIBT step per call (`planners.pibt`), which always yields a collision-free
+configuration, so the fleet never stalls on a planning failure. Priorities persist
+across steps (an agent's priority grows each step it is away from its goal and drops
+when it arrives), which on the usual warehouse graphs gets every agent to its goal.
+
+Distance tables are per goal node, computed lazily and kept in a fixed pool with
+least-recently-used eviction, so orders to the same stations cost one search each.
+A station several agents want is *queued*: an agent does not push the agent holding
+its goal (standing on it with the same goal) off it; it waits next to it, and its
+priority does not grow while it waits, so queues do not bully the traffic around
+them. The planner is built once per graph (`LifelongPlanner(graph)`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit
+
+from maps.graph import GraphArrays
+from planners.distance import bfs_rows, reverse_csr, table_dtype, unreachable
+from planners.errors import PlanInputError
+from planners.lacam import is_symmetric
+from planners.pibt import footprint_ok, pibt_agent, ring_free, seed_rng
+from planners.problem import as_nodes
+from planners.reservation import plan_window
+
+TABLE_BUDGET_BYTES = 384 * 2**20
+WINDOW_MAX_AGENTS = 64  # fleets up to this size book space-time paths (planners.reservation)
+WINDOW_STEPS = 32
+WINDOW_MAX_CELLS = 4_000_000  # (steps + 1) * nodes: the reservation table's size
+WINDOW_RETRIES = 8  # booking orders tried per step (random ones break would-be jams)
+
+
+def spurs(graph: GraphArrays) -> np.ndarray:
+    """Dead-end branches: spur id per node (-1 elsewhere). A spur is the chain of nodes from
+    a dead end (one neighbour, either direction) back to the first junction, excluded."""
+    n = graph.n_nodes
+    nbrs: list[set[int]] = [set() for _ in range(n)]
+    src = np.repeat(np.arange(n), np.diff(graph.indptr))
+    for a, b in zip(src.tolist(), graph.indices.tolist(), strict=True):
+        if a != b:
+            nbrs[a].add(b)
+            nbrs[b].add(a)
+    spur = np.full(n, -1, dtype=np.int32)
+    k = 0
+    for d in range(n):
+        if len(nbrs[d]) != 1 or spur[d] != -1:
+            continue
+        chain, prev, cur = [d], -1, d
+        while True:
+            nxt = [u for u in nbrs[cur] if u != prev]
+            if len(nxt) != 1:
+                break
+            prev, cur = cur, nxt[0]
+            if len(nbrs[cur]) != 2:
+                break  # a junction (or another dead end: an isolated path, left alone)
+            chain.append(cur)
+        if len(nbrs[cur]) >= 3:
+            spur[chain] = k
+            k += 1
+    return spur
+
+
+@njit(cache=True)
+def _step(indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals, pos, prios, blocked,
+          swap_on, hold, occ_now, occ_next, qto, cand, keyb, frames, spur, spur_now,
+          spur_enter, rot_on, mark, stamp, stack):  # pragma: no cover
+    """One PIBT step in place of `qto`; returns how many retries the footprint check needed."""
+    n_agents = pos.shape[0]
+    for k in range(spur_now.shape[0]):
+        spur_now[k] = 0
+    for i in range(n_agents):
+        occ_now[pos[i]] = i
+        if spur[pos[i]] != -1:
+            spur_now[spur[pos[i]]] += 1
+    for i in range(n_agents):
+        g = goals[i]
+        p = prios[i]
+        if pos[i] == g:
+            prios[i] = p - np.floor(p)
+        else:
+            h = occ_now[g]
+            queued = hold and h != -1 and h != i and goals[h] == g and pos[h] == g
+            sg = spur[g]
+            if sg != -1 and sg != spur[pos[i]] and spur_now[sg] > 0:
+                queued = True  # its dead end is busy: wait without outranking the others
+            if not queued:
+                prios[i] = p + 1.0
+    order = np.argsort(-prios, kind="mergesort")
+    empty = np.zeros(1, dtype=np.int32)
+    wptr = np.zeros(indptr.shape[0], dtype=np.int32)
+    tries = 0
+    while True:
+        for i in range(n_agents):
+            qto[i] = -1
+        for k in range(spur_enter.shape[0]):
+            spur_enter[k] = -1
+        for x in range(n_agents):
+            a = order[x]
+            if qto[a] == -1:
+                pibt_agent(a, 1, indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals,
+                           pos, qto, occ_now, occ_next, blocked, wptr, empty, empty, True,
+                           swap_on, hold, cand, keyb, frames, spur, spur_now, spur_enter,
+                           rot_on, mark, stamp, stack)
+        ok = True
+        if has_conf:
+            ok = footprint_ok(qto, cptr, cind, occ_next)
+        if ok and rot_on:
+            ok = ring_free(pos, qto, occ_now, cptr, cind, mark, stamp, stack)
+        for i in range(n_agents):
+            occ_next[qto[i]] = -1
+        if ok:
+            break
+        tries += 1
+        if tries >= 4:
+            for i in range(n_agents):
+                qto[i] = pos[i]  # everyone waits: the current configuration is valid
+            break
+    for i in range(n_agents):
+        occ_now[pos[i]] = -1
+    return tries
+
+
+class LifelongPlanner:
+    """PIBT for a fleet whose goals change as orders arrive; built once per graph.
+
+    `step(positions, goals)` returns every agent's next node (int32, one step later). The
+    positions must be a valid configuration (distinct nodes, no footprint overlap); the
+    result is again one. Goals may repeat (a station several agents want). Not thread-safe:
+    one planner per planning loop.
+    """
+
+    def __init__(self, graph: GraphArrays, *, seed: int = 0, swap: bool = False,
+                 hold: bool = True, table_budget_bytes: int = TABLE_BUDGET_BYTES,
+                 window_max_agents: int = WINDOW_MAX_AGENTS, window_steps: int = WINDOW_STEPS,
+                 window_retries: int = WINDOW_RETRIES, no_rotation: bool = False) -> None:
+        self.graph = graph
+        n = graph.n_nodes
+        self._rptr, self._rind = reverse_csr(graph.indptr, graph.indices)
+        self._dtype = table_dtype(n)
+        self._inf = self._dtype.type(unreachable(self._dtype))
+        per_table = max(1, n * self._dtype.itemsize)
+        self._max_slots = int(min(n + 1, max(2, table_budget_bytes // per_table)))
+        # calloc'd: pages are only committed as tables are written, so the cap costs nothing
+        self._pool = np.zeros((self._max_slots, n), dtype=self._dtype)  # row 0: 'no table yet'
+        self._goal_to_slot = np.full(n, -1, dtype=np.int32)
+        self._slot_goal = np.full(self._pool.shape[0], -1, dtype=np.int64)
+        self._slot_used = np.zeros(self._pool.shape[0], dtype=np.int64)
+        self._closed = np.zeros(n, dtype=np.bool_)
+        # LaCAM*'s swap moves help one-shot search but can livelock a lifelong fleet
+        # (agents pulled back and forth while goals change), so they are off by default
+        self._swap = bool(swap and is_symmetric(graph))
+        self._hold = bool(hold)
+        self._has_conf = graph.conflict_indices.shape[0] > 0
+        self._occ_now = np.full(n, -1, dtype=np.int32)
+        self._occ_next = np.full(n, -1, dtype=np.int32)
+        maxdeg = int(np.diff(graph.indptr).max()) if n else 0
+        self._maxdeg = maxdeg
+        self._prios = np.zeros(0, dtype=np.float64)
+        self.steps = 0
+        self.tables_computed = 0
+        self.window_steps_taken = 0
+        self.window_plans = 0
+        self.window_failures = 0
+        self._stuck = np.zeros(0, dtype=np.bool_)
+        self._window = max(1, int(window_steps))
+        self._window_max = int(window_max_agents) if (self._window + 1) * n <= WINDOW_MAX_CELLS else 0
+        self._no_rotation = bool(no_rotation)
+        self._hold_steps = 1  # longer up-front bookings made fleets jam in trials
+        self._retries = max(0, int(window_retries))
+        self._symmetric = is_symmetric(graph)
+        self._spur = spurs(graph)
+        n_spurs = int(self._spur.max()) + 1 if n else 0
+        self._spur_now = np.zeros(max(1, n_spurs), dtype=np.int32)
+        self._spur_enter = np.full(max(1, n_spurs), -1, dtype=np.int32)
+        self._plan: np.ndarray | None = None
+        self._plan_t = 0
+        self._plan_goals = np.zeros(0, dtype=np.int32)
+        self._plan_mask = np.zeros(n, dtype=np.bool_)
+        self.footprint_retries = 0
+        self._seed = int(seed) & 0x7FFFFFFF
+        self._rng = np.random.default_rng(self._seed)
+        seed_rng(self._seed)
+
+    def set_closed(self, closed: np.ndarray | None) -> None:
+        """Close nodes for a long while (a zone shut, a vehicle in fault): distance tables
+        are rebuilt around them, so agents take detours instead of waiting at the edge."""
+        mask = np.zeros(self.graph.n_nodes, dtype=np.bool_) if closed is None else np.asarray(closed, dtype=np.bool_)
+        if mask.shape != (self.graph.n_nodes,):
+            raise PlanInputError(f"closed mask has shape {mask.shape}, expected ({self.graph.n_nodes},)")
+        self._closed = mask.copy()
+        self._goal_to_slot[:] = -1
+        self._slot_goal[:] = -1
+        self._plan = None
+
+    def _tables_for(self, goals: np.ndarray, deadline: float) -> np.ndarray:
+        """Slot of each goal's table, computing missing ones while time allows (else row 0)."""
+        slots = self._goal_to_slot[goals]
+        missing = np.unique(goals[slots < 0])
+        if missing.size:
+            need = missing.size
+            free = np.flatnonzero(self._slot_goal[1:] < 0) + 1
+            if free.size < need:  # evict the least recently used tables no agent needs now
+                in_use = np.zeros(self._pool.shape[0], dtype=bool)
+                in_use[slots[slots >= 0]] = True
+                in_use[0] = True
+                cands = np.flatnonzero(~in_use & (self._slot_goal >= 0))
+                take = cands[np.argsort(self._slot_used[cands], kind="stable")[: need - free.size]]
+                self._goal_to_slot[self._slot_goal[take]] = -1
+                self._slot_goal[take] = -1
+                free = np.concatenate([free, take])
+            k = min(need, free.size)
+            todo, rows = missing[:k], free[:k].astype(np.int32)
+            done, chunk = 0, 4
+            while done < k:
+                part = slice(done, min(k, done + chunk))
+                t_part = time.perf_counter()
+                bfs_rows(self._rptr, self._rind, self._closed, todo[part].astype(np.int32),
+                         self._pool, rows[part], self._inf)
+                self._goal_to_slot[todo[part]] = rows[part]
+                self._slot_goal[rows[part]] = todo[part]
+                now = time.perf_counter()
+                per_table = (now - t_part) / (part.stop - part.start)
+                done = part.stop
+                self.tables_computed += part.stop - part.start
+                if now > deadline:
+                    break
+                chunk = max(1, min(4 * chunk, int((deadline - now) / max(per_table, 1e-7))))
+            slots = self._goal_to_slot[goals]
+        slots = np.where(slots < 0, 0, slots).astype(np.int32)
+        self._slot_used[slots] = self.steps
+        return slots
+
+    def step(self, positions: np.ndarray, goals: np.ndarray, blocked: np.ndarray | None = None,
+             budget_s: float = 0.5) -> np.ndarray:
+        """Next node of every agent. blocked: nodes no agent may enter this step (an agent
+        already on one may stay or leave). budget_s bounds the distance searches for new
+        goals; agents whose table is not ready yet this step just make room for others."""
+        deadline = time.perf_counter() + budget_s
+        g = self.graph
+        pos = as_nodes(g, positions, "positions")
+        goal = as_nodes(g, goals, "goals")
+        if pos.shape != goal.shape:
+            raise PlanInputError(f"{pos.shape[0]} positions but {goal.shape[0]} goals")
+        n_agents = pos.shape[0]
+        if np.unique(pos).size != n_agents:
+            srt = np.sort(pos)
+            node = int(srt[np.flatnonzero(srt[1:] == srt[:-1])[0]])
+            a, b = np.flatnonzero(pos == node)[:2]
+            raise PlanInputError(f"agents {a} and {b} are both on node {node}", int(b))
+        if blocked is None:
+            mask = np.zeros(g.n_nodes, dtype=np.bool_)
+        else:
+            mask = np.asarray(blocked, dtype=np.bool_)
+            if mask.shape != (g.n_nodes,):
+                raise PlanInputError(f"blocked mask has shape {mask.shape}, expected ({g.n_nodes},)")
+        mask = mask | self._closed
+        if self._prios.shape[0] != n_agents:
+            # distinct fractional parts break ties between equally urgent agents
+            self._prios = np.random.default_rng(self._seed).random(n_agents)
+            self._cand = np.empty((n_agents, self._maxdeg + 1), dtype=np.int32)
+            self._keyb = np.empty((n_agents, self._maxdeg + 1), dtype=np.float64)
+            self._frames = np.empty((n_agents, 5), dtype=np.int32)
+            self._mark = np.zeros(n_agents, dtype=np.int64)
+            self._stamp = np.zeros(1, dtype=np.int64)
+            maxconf = int(np.diff(g.conflict_indptr).max()) if g.n_nodes else 0
+            self._stack = np.empty(n_agents * (maxconf + 1) + 1, dtype=np.int32)
+        slots = self._tables_for(goal, deadline)
+        if 0 < n_agents <= self._window_max:
+            nxt = self._window_step(pos, goal, slots, mask, deadline)
+            if nxt is not None:
+                self.steps += 1
+                self.window_steps_taken += 1
+                return nxt
+        self._plan = None
+        qto = np.empty(n_agents, dtype=np.int32)
+        if n_agents:
+            self.footprint_retries += _step(
+                g.indptr, g.indices, g.conflict_indptr, g.conflict_indices, self._has_conf,
+                self._pool, slots, self._inf, goal, pos, self._prios, mask, self._swap,
+                self._hold, self._occ_now, self._occ_next, qto, self._cand, self._keyb,
+                self._frames, self._spur, self._spur_now, self._spur_enter, self._no_rotation,
+                self._mark, self._stamp, self._stack)
+        self.steps += 1
+        return qto
+
+    def _window_step(self, pos: np.ndarray, goal: np.ndarray, slots: np.ndarray,
+                     mask: np.ndarray, deadline: float) -> np.ndarray | None:
+        """Next row of booked space-time paths (planners.reservation), replanned when goals,
+        blocks or progress differ from the booking or half the window is used up. Agents
+        that could not book last time go first, then those waiting longest."""
+        if (slots == 0).any():
+            return None
+        at_goal = pos == goal
+        self._prios = np.where(at_goal, self._prios - np.floor(self._prios), self._prios + 1.0)
+        if self._stuck.shape[0] != pos.shape[0]:
+            self._stuck = np.zeros(pos.shape[0], dtype=np.bool_)
+        plan, t = self._plan, self._plan_t
+        if (plan is not None and plan.shape[1] == pos.shape[0] and t + 1 < plan.shape[0]
+                and t < max(1, self._window // 2) and np.array_equal(goal, self._plan_goals)
+                and np.array_equal(pos, plan[t]) and np.array_equal(mask, self._plan_mask)):
+            self._plan_t = t + 1
+            return plan[t + 1].copy()
+        g = self.graph
+        key = self._prios + np.where(self._stuck, 1e9, 0.0)  # last step's failures go first
+        order = np.argsort(-key, kind="stable").astype(np.int32)
+        out = np.empty((self._window + 1, pos.shape[0]), dtype=np.int32)
+        if self._stuck.shape[0] != pos.shape[0]:
+            self._stuck = np.zeros(pos.shape[0], dtype=np.bool_)
+        for attempt in range(self._retries + 1):
+            n_failed = plan_window(g.indptr, g.indices, g.conflict_indptr, g.conflict_indices,
+                                   self._pool, slots, self._inf, pos, goal, order, self._window,
+                                   mask, self._no_rotation, self._hold_steps, out, self._stuck)
+            if not n_failed or attempt == self._retries or time.perf_counter() > deadline:
+                break
+            if attempt % 2 == 1:  # alternate: failed agents first, then a random order
+                order = self._rng.permutation(order).astype(np.int32)
+            first = np.flatnonzero(self._stuck[order])
+            order = np.concatenate([order[first], np.delete(order, first)]).astype(np.int32)
+        self.window_plans += 1
+        self.window_failures += int(n_failed)
+        if n_failed:
+            self._plan = None  # only step 1 is safe for sure: replan next step
+        else:
+            self._plan, self._plan_t = out, 1
+            self._plan_goals, self._plan_mask = goal.copy(), mask.copy()
+        return out[1].copy()

@@ -1,0 +1,160 @@
+"""A simulated ROS 2 AMR or crane on pure DDS, speaking ROS 2's topics and types.
+
+Runs in its own process for the two-process tests and demos:
+    python -m sim.ros2_robot --domain 17 --namespace amr1 --kind amr
+AMR: follows the poses of `fleet_path` at `--speed`, publishes `odom`, `amcl_pose`
+and `battery_state` at `--rate` Hz; `fleet_command` words startPause/stopPause/
+cancelOrder/emergencyStop/releaseEmergencyStop. Crane: moves its axes (bridge,
+trolley, hoist) to the last point of each `joint_trajectory` at its axis speeds and
+publishes `joint_states` (plus `hook_load`); "pick <load>" and "drop" take
+`--action-s` seconds. Prints "ready" on stdout once its readers exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+import time
+
+from adapters.ros2 import mapping
+from adapters.ros2 import messages as m
+from adapters.ros2.transport import DdsTransport
+
+
+class SimAmr:
+    def __init__(self, transport: DdsTransport, ns: str, speed_mps: float = 2.0,
+                 start: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.x, self.y = start
+        self.theta = 0.0
+        self.speed = speed_mps
+        self.poses: list[tuple[float, float]] = []
+        self.paused = False
+        self.battery = 0.9
+        self.lock = threading.Lock()
+        self.odom = transport.publisher(ns, "odom", m.Odometry)
+        self.amcl = transport.publisher(ns, "amcl_pose", m.PoseWithCovarianceStamped)
+        self.batt = transport.publisher(ns, "battery_state", m.BatteryState)
+        transport.subscribe(ns, "fleet_path", m.Path, self._on_path)
+        transport.subscribe(ns, "fleet_command", m.String, self._on_command)
+
+    def _on_path(self, path: m.Path) -> None:
+        with self.lock:
+            self.poses = [(p.pose.position.x, p.pose.position.y) for p in path.poses]
+
+    def _on_command(self, msg: m.String) -> None:
+        with self.lock:
+            if msg.data in ("startPause", "emergencyStop"):
+                self.paused = True
+            elif msg.data in ("stopPause", "releaseEmergencyStop"):
+                self.paused = False
+            elif msg.data == "cancelOrder":
+                self.poses = self.poses[:1]
+
+    def step(self, dt: float) -> None:
+        with self.lock:
+            moving = False
+            while self.poses and not self.paused:
+                tx, ty = self.poses[0]
+                d = math.hypot(tx - self.x, ty - self.y)
+                if d < 1e-6:
+                    self.poses.pop(0)
+                    continue
+                step = min(d, self.speed * dt)
+                self.theta = math.atan2(ty - self.y, tx - self.x)
+                self.x += (tx - self.x) / d * step
+                self.y += (ty - self.y) / d * step
+                self.battery = max(0.0, self.battery - step * 1e-4)
+                moving = True
+                break
+            now = m.stamp(time.time())
+            pose = m.Pose(m.Point(self.x, self.y, 0.0), mapping.quaternion(self.theta))
+            v = self.speed if moving else 0.0
+            twist = m.Twist(m.Vector3(v, 0.0, 0.0), m.Vector3())
+            self.odom(m.Odometry(m.Header(now, "odom"), "base_link", m.PoseWithCovariance(pose),
+                                 m.TwistWithCovariance(twist)))
+            self.amcl(m.PoseWithCovarianceStamped(m.Header(now, "map"), m.PoseWithCovariance(pose)))
+            self.batt(m.BatteryState(m.Header(now, ""), voltage=48.0, percentage=self.battery,
+                                     power_supply_status=2))
+
+
+class SimCrane:
+    def __init__(self, transport: DdsTransport, ns: str,
+                 speeds_mps: tuple[float, float, float] = (2.0, 1.0, 1.0),
+                 action_s: float = 0.2) -> None:
+        self.axes = [0.0, 0.0, 5.0]
+        self.targets = list(self.axes)
+        self.speeds = speeds_mps
+        self.loaded = False
+        self.action: tuple[str, float] | None = None
+        self.action_s = action_s
+        self.halted = False
+        self.lock = threading.Lock()
+        self.joints = transport.publisher(ns, "joint_states", m.JointState)
+        transport.subscribe(ns, "joint_trajectory", m.JointTrajectory, self._on_trajectory)
+        transport.subscribe(ns, "fleet_command", m.String, self._on_command)
+
+    def _on_trajectory(self, traj: m.JointTrajectory) -> None:
+        if not traj.points:
+            return
+        last = traj.points[-1]
+        with self.lock:
+            for name, pos in zip(traj.joint_names, last.positions, strict=False):
+                if name in mapping.CRANE_JOINTS:
+                    self.targets[mapping.CRANE_JOINTS.index(name)] = pos
+
+    def _on_command(self, msg: m.String) -> None:
+        with self.lock:
+            word = msg.data.split(" ", 1)[0]
+            if word in ("pick", "drop"):
+                self.action = (word, time.monotonic() + self.action_s)
+            elif word in ("startPause", "emergencyStop", "cancelOrder"):
+                self.halted = word != "cancelOrder"
+                self.targets = list(self.axes)
+            elif word in ("stopPause", "releaseEmergencyStop"):
+                self.halted = False
+
+    def step(self, dt: float) -> None:
+        with self.lock:
+            vel = [0.0, 0.0, 0.0]
+            if not self.halted:
+                for i in range(3):
+                    d = self.targets[i] - self.axes[i]
+                    step = max(-self.speeds[i] * dt, min(self.speeds[i] * dt, d))
+                    self.axes[i] += step
+                    vel[i] = step / dt if dt else 0.0
+            if self.action and time.monotonic() >= self.action[1]:
+                self.loaded = self.action[0] == "pick"
+                self.action = None
+            self.joints(m.JointState(
+                m.Header(m.stamp(time.time()), "crane"),
+                [*mapping.CRANE_JOINTS, mapping.HOOK_LOAD],
+                [*self.axes, 1.0 if self.loaded else 0.0], [*vel, 0.0], []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domain", type=int, default=0)
+    ap.add_argument("--namespace", required=True)
+    ap.add_argument("--kind", choices=("amr", "crane"), default="amr")
+    ap.add_argument("--speed", type=float, default=2.0)
+    ap.add_argument("--rate", type=float, default=20.0)
+    ap.add_argument("--seconds", type=float, default=120.0, help="exit after this long")
+    args = ap.parse_args(argv)
+    transport = DdsTransport(args.domain)
+    machine: SimAmr | SimCrane = (
+        SimAmr(transport, args.namespace, args.speed) if args.kind == "amr"
+        else SimCrane(transport, args.namespace, (args.speed, args.speed / 2, args.speed / 2)))
+    print("ready", flush=True)
+    dt = 1.0 / args.rate
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        machine.step(dt)
+        time.sleep(dt)
+    transport.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

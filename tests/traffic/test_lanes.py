@@ -1,0 +1,70 @@
+"""AGV traffic end to end with delayed vehicles: every leg done, nobody collides."""
+
+import numpy as np
+
+from fleet.core.strategies import Stage
+from fleet.domain import Leg, LegKind
+from fleet.traffic.lanes import LaneTraffic
+from maps.loader import bundled_sites, load_site
+from tests.traffic.fake_fleet import FakeAgv
+
+
+def _run(site_name: str, n_agv: int, n_legs: int, seed: int, max_delay: int = 3, ticks: int = 4000):
+    site = load_site(bundled_sites()[site_name])
+    traffic = LaneTraffic(site, seed=seed)
+    g = traffic.graph
+    rng = np.random.default_rng(seed)
+    pickups = [s.id for s in site.stations if s.kind == "pickup"]
+    drops = [s.id for s in site.stations if s.kind == "drop"]
+    parking = [s.node for s in site.stations if s.kind in ("parking", "charger")]
+    starts = [n.id for n in site.nodes if n.id not in {s.node for s in site.stations}]
+    chosen: list[str] = []
+    for nid in rng.permutation(starts).tolist():
+        idx = g.index(nid)
+        if all(g.index(c) != idx and g.index(c) not in set(g.conflicts(idx).tolist()) for c in chosen):
+            chosen.append(nid)
+        if len(chosen) == n_agv:
+            break
+    agvs = {f"agv{i}": FakeAgv(f"agv{i}", nid) for i, nid in enumerate(chosen)}
+    for a in agvs.values():
+        traffic.on_state(a.state(0.0))
+    legs = [Leg(id=f"L{k}", order_id=f"O{k}", kind=LegKind.AGV, source=str(rng.choice(pickups)), destination=str(rng.choice(drops)))
+            for k in range(n_legs)]
+    queue = list(legs)
+    busy: dict[str, str] = {}
+    done: list[str] = []
+    for t in range(ticks):
+        for mid in agvs:
+            if mid not in busy and queue:
+                leg = queue.pop(0)
+                traffic.assign(leg, mid, float(t))
+                busy[mid] = leg.id
+        for cmd in traffic.tick(float(t), 0.05):
+            agvs[cmd.machine_id].apply(cmd)
+        for a in agvs.values():
+            a.step(rng, max_delay)
+        occ: dict[int, str] = {}
+        for a in agvs.values():
+            for nid in a.occupied():
+                i = g.index(nid)
+                for u in (i, *g.conflicts(i).tolist()):
+                    assert occ.get(u, a.machine_id) == a.machine_id, f"t={t}: {a.machine_id} and {occ[u]} collide near {nid}"
+                occ[i] = a.machine_id
+        for a in agvs.values():
+            for p in traffic.on_state(a.state(float(t))):
+                assert p.stage != Stage.FAILED
+                if p.stage == Stage.DROPPED:
+                    done.append(p.leg_id)
+                    busy.pop(p.machine_id)
+        if len(done) == n_legs:
+            return t, traffic, parking
+    raise AssertionError(f"only {len(done)} of {n_legs} legs done after {ticks} ticks (deadlock?)")
+
+
+def test_warehouse_30_agvs_with_delays():
+    _t, traffic, _ = _run("warehouse", n_agv=30, n_legs=60, seed=1)
+    assert traffic.plan_steps > 0
+
+
+def test_coil_yard_footprints_with_delays():
+    _run("coil_yard", n_agv=4, n_legs=10, seed=2, max_delay=4, ticks=6000)
