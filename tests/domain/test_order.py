@@ -54,7 +54,7 @@ def test_random_walks_follow_the_table(targets):
 
 @given(st.lists(st.sampled_from(list(LegState)), max_size=30))
 def test_leg_random_walks_follow_the_table(targets):
-    leg = Leg(id="l", order_id=None, kind=LegKind.CHARGE, source="A", destination="C")
+    leg = Leg(id="l", order_id=None, kind=LegKind.AGV, source="A", destination="C")
     table = leg_moves()
     for t in targets:
         if t in table[leg.state]:
@@ -62,3 +62,12 @@ def test_leg_random_walks_follow_the_table(targets):
         else:
             with pytest.raises(IllegalTransition):
                 transition_leg(leg, t, 0.0)
+
+
+def test_charge_and_park_legs_may_finish_without_a_load():
+    for kind in (LegKind.CHARGE, LegKind.PARK):
+        leg = transition_leg(Leg(id="c", order_id=None, kind=kind, source="A", destination="CHG1"), LegState.ASSIGNED, 0.0, "agv1")
+        assert transition_leg(leg, LegState.DONE, 1.0).state == LegState.DONE
+    agv = transition_leg(Leg(id="a", order_id="o", kind=LegKind.AGV, source="A", destination="B"), LegState.ASSIGNED, 0.0, "agv1")
+    with pytest.raises(IllegalTransition):
+        transition_leg(agv, LegState.DONE, 1.0)
