@@ -31,6 +31,7 @@ from maps.site import CraneBay, Site, StationKind
 from planners.runway import crane_reach
 
 HANDOFF_MARGIN_S = 10.0  # the AGV is at the handoff this long before the load comes down
+CRANE_METRE_WEIGHT = 3.0  # crane runway metres are the scarce resource of a coil yard
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class _Splitter:
             assert h.node is not None and floor.node is not None
             d = self.agv_distance(h.node, floor.node) if outbound else self.agv_distance(floor.node, h.node)
             crane_m = abs((slot.runway_m or 0.0) - (h.runway_m or 0.0))
-            scored.append((d + crane_m, h.id, h, d))
+            scored.append((d + CRANE_METRE_WEIGHT * crane_m, h.id, h, d))
         scored.sort(key=lambda s: (s[0], s[1]))
         if scored[0][3] == float("inf"):
             where = f"from handoffs of bay {bay.id!r} to {floor.id!r}" if outbound else f"from {floor.id!r} to the handoffs of bay {bay.id!r}"

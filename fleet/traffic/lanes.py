@@ -334,6 +334,7 @@ class LaneTraffic:
         if self.exec is None:
             return
         self.replans += 1
+        self._rescue_rows.clear()
         self.exec.cut_to_released(stopped)
         for v in self.vehicles.values():
             if v.agent in stopped:
@@ -382,13 +383,18 @@ class LaneTraffic:
             goals = self._step_goals(active, prev, blocked)
             if self.stalled_steps >= self.stall_limit and not self._rescue_rows:
                 self._rescue(active, prev, blocked)
-            if self._rescue_rows:
-                config = self._rescue_rows.pop(0)
-            else:
+            config = self._rescue_rows.pop(0) if self._rescue_rows else None
+            if config is not None and not self._follows(prev, config, moving):
+                self._rescue_rows.clear()  # the fleet changed since the rescue was planned
+                config = None
+            if config is None:
                 nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s)
                 config = list(prev)
                 for a, node in zip(agents.tolist(), nxt.tolist(), strict=True):
                     config[a] = int(node)
+            if not self._follows(prev, config, moving):
+                log.error("planner step jumps or moves a held vehicle; step skipped")
+                return
             config, held = hold_rotations(prev, config, self.graph.conflict_indptr, self.graph.conflict_indices)
             self.held_rotations += len(held)
             if held:
@@ -433,6 +439,16 @@ class LaneTraffic:
                 prev, node = node, nxt
         near = {int(c) for v in spur for c in g.conflicts(v).tolist()}
         return frozenset(spur | near)
+
+    def _follows(self, prev: list[int], config: list[int], moving: set[int]) -> bool:
+        """Every vehicle stays or moves along one edge, and only planned vehicles move."""
+        g = self.graph
+        for a, (u, w) in enumerate(zip(prev, config, strict=True)):
+            if u == w:
+                continue
+            if a not in moving or w not in g.neighbours(u):
+                return False
+        return True
 
     def _step_goals(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> np.ndarray:
         """Goals for this step: a vehicle without a leg keeps its place unless it stands
