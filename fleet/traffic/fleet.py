@@ -13,21 +13,28 @@ from maps.site import Site
 class FleetTraffic:
     """One object for the core; called only from the core's thread."""
 
-    def __init__(self, site: Site, *, seed: int = 0, lookahead: int = 4, horizon: int = 8) -> None:
+    def __init__(self, site: Site, *, seed: int = 0, lookahead: int = 8, horizon: int = 12) -> None:
         self.site = site
         self.lanes = LaneTraffic(site, seed=seed, lookahead=lookahead, horizon=horizon)
         self.runways = RunwayTraffic(site, handoffs=self.lanes)
         self.lanes.handoff_open = self.runways.handoff_open
         self._leg_machine: dict[str, str] = {}
+        # legs given (by a restart's recovery) to vehicles that have not reported yet
+        self._waiting: dict[str, tuple[Leg, float]] = {}
 
     def assign(self, leg: Leg, machine_id: str, now_s: float) -> None:
         self._leg_machine[leg.id] = machine_id
         if self.runways.knows(machine_id):
             self.runways.assign(leg, machine_id, now_s)
+        elif machine_id not in self.lanes.vehicles:
+            self._waiting[machine_id] = (leg, now_s)  # assigned once it reports where it is
         else:
             self.lanes.assign(leg, machine_id, now_s)
 
     def withdraw(self, leg_id: str, now_s: float) -> None:
+        for mid, (leg, _) in list(self._waiting.items()):
+            if leg.id == leg_id:
+                del self._waiting[mid]
         machine = self._leg_machine.pop(leg_id, None)
         if machine is not None and self.runways.knows(machine):
             self.runways.withdraw(leg_id, now_s)
@@ -37,7 +44,11 @@ class FleetTraffic:
     def on_state(self, state: MachineState) -> list[LegProgress]:
         if self.runways.knows(state.machine_id):
             return self.runways.on_state(state)
-        return self.lanes.on_state(state)
+        out = self.lanes.on_state(state)
+        if state.machine_id in self._waiting and state.machine_id in self.lanes.vehicles:
+            leg, now_s = self._waiting.pop(state.machine_id)
+            self.lanes.assign(leg, state.machine_id, now_s)
+        return out
 
     def tick(self, now_s: float, budget_s: float) -> list[Command]:
         out: list[Command] = list(self.lanes.tick(now_s, budget_s))

@@ -90,8 +90,8 @@ class LaneTraffic:
         site: Site,
         graph: GraphArrays | None = None,
         *,
-        lookahead: int = 4,
-        horizon: int = 8,
+        lookahead: int = 8,
+        horizon: int = 12,
         max_plan_steps: int = 6,
         seed: int = 0,
     ) -> None:

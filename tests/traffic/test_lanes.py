@@ -39,7 +39,7 @@ def _run(site_name: str, n_agv: int, n_legs: int, seed: int, max_delay: int = 3,
                 leg = queue.pop(0)
                 traffic.assign(leg, mid, float(t))
                 busy[mid] = leg.id
-        for cmd in traffic.tick(float(t), 0.05):
+        for cmd in traffic.tick(float(t), 1.0):
             agvs[cmd.machine_id].apply(cmd)
         for a in agvs.values():
             a.step(rng, max_delay)
