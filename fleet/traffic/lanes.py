@@ -116,7 +116,8 @@ class LaneTraffic:
         self.stalled_steps = 0  # consecutive plan steps in which no vehicle with a goal moved
         self.stall_limit = 8
         self.rescues = 0
-        self.rescue_time_s = 0.5
+        self.rescue_time_s = 0.3
+        self._rescue_backoff = 1
         self._rescue_rows: list[list[int]] = []
 
     # -- the Traffic contract ---------------------------------------------------
@@ -408,6 +409,8 @@ class LaneTraffic:
             self.plan_steps += 1
             moved = any(config[v.agent] != prev[v.agent] for v in active if v.goal >= 0)
             self.stalled_steps = 0 if moved else self.stalled_steps + 1
+            if config == prev:
+                return  # nobody moves this step: planning further now only repeats it
             for v in active:
                 if v.goal >= 0 and config[v.agent] == v.goal:
                     self._arrive(v, ex.last(v.agent))
@@ -496,9 +499,12 @@ class LaneTraffic:
         result = solve(g, starts, goals, self.rescue_time_s, seed=self.rescues, blocks=Blocks(mask=blocked),
                        no_rotation=True)
         if not result.solved or result.plan is None:
-            log.warning("rescue plan failed (%s): %s", result.status, result.reason)
-            self.stalled_steps = -20 * self.stall_limit  # let the step planner try a while first
+            log.info("rescue plan failed (%s): %s", result.status, result.reason)
+            # let the step planner try a while first, longer after every failed rescue
+            self._rescue_backoff = min(64, 2 * self._rescue_backoff)
+            self.stalled_steps = -self._rescue_backoff * self.stall_limit
             return
+        self._rescue_backoff = 1
         rows = []
         for t in range(1, result.plan.shape[0]):
             config = list(prev)
