@@ -60,8 +60,9 @@ class Wms:
     """A warehouse management system: posts the scenario's orders over the REST API."""
 
     def __init__(self, base_url: str, token: str, orders: list[tuple[float, Any]], *, speed: float,
-                 prefix: str, loop_s: float | None) -> None:
+                 prefix: str, loop_s: float | None, shape: Any = None) -> None:
         self.base_url = base_url
+        self.shape = shape  # order -> order fitted to the stock (sim.stock.StockedOrders.shape)
         self.token = token
         self.orders = orders
         self.speed = speed
@@ -92,7 +93,7 @@ class Wms:
                         self._stop.wait(min(0.5, due - time.monotonic()))
                     if self._stop.is_set():
                         return
-                    body = _order_body(order, f"{self.prefix}-{cycle}-{self.sent}")
+                    body = _order_body(self.shape(order) if self.shape else order, f"{self.prefix}-{cycle}-{self.sent}")
                     try:
                         r = client.post("/api/v1/orders", json=body)
                     except httpx.HTTPError as exc:
@@ -119,6 +120,8 @@ def _order_body(order: Any, client_id: str) -> dict[str, Any]:
         "priority": int(get("priority", 5) or 5),
         "hazardous": bool(get("hazardous", False)),
     }
+    if get("load_id"):
+        body["load_id"] = str(get("load_id"))
     return body
 
 
@@ -131,7 +134,8 @@ def demo_stream(scenario: Any, orders_per_hour: float | None) -> tuple[list[tupl
     rate = orders_per_hour or 6.0 * max(1, len(scenario.agvs))
     natural = len(orders) / (scenario.duration_s / 3600.0)
     squeeze = max(1.0, rate / natural)
-    return [(t / squeeze, o) for t, o in orders], scenario.duration_s / squeeze
+    lead_in = max(0.0, orders[0][0] / squeeze - 2.0)  # the first order a moment after start, not minutes
+    return [(t / squeeze - lead_in, o) for t, o in orders], scenario.duration_s / squeeze
 
 
 def bus_endpoint(transport: str, site: str, host: str = "127.0.0.1") -> str:
@@ -163,7 +167,7 @@ def run_demo(opts: DemoOptions) -> int:
         vehicles=[a.id for a in scenario.agvs],
         rate_limit_per_s=0.0,
         # the core ticks in wall time; a faster simulator needs it to plan as often in simulated time
-        tick_period_s=max(0.02, 0.25 / max(opts.speed, 1.0) * 2),
+        tick_period_s=max(0.05, 0.25 / max(opts.speed, 1.0)),
         link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s / max(opts.speed, 1.0)),
     )
     configure_logging(settings)
@@ -176,6 +180,13 @@ def run_demo(opts: DemoOptions) -> int:
     except ImportError:
         log.warning("web UI not available")
     logins = ensure_demo_users(service.accounts)
+    stocked = None
+    if service.inventory is not None:  # coils in the yard, pallets in the racks; the WMS orders what is there
+        from fleet.core.stock import seed_stock
+        from sim.stock import StockedOrders
+
+        seed_stock(service.inventory)
+        stocked = StockedOrders(service.inventory, hold_s=1800.0 / max(opts.speed, 1.0))
     service.start()
     deadline = time.time() + 15
     while not service.core.leader and time.time() < deadline:
@@ -191,9 +202,13 @@ def run_demo(opts: DemoOptions) -> int:
         service.shutdown_server()
         service.stop()
         return 2
+    if service.core.stock is not None:  # the tally reads the frames the simulated cameras take
+        from sim.sensing import SimCameras
+
+        service.core.stock.frames = SimCameras(plant.world, seed=scenario.seed)
     orders, loop_s = demo_stream(scenario, opts.orders_per_hour)
     wms = Wms(service.url, logins["wms_token"], orders, speed=opts.speed, prefix=f"demo-{int(time.time())}",
-              loop_s=loop_s).start()
+              loop_s=loop_s, shape=stocked.shape if stocked else None).start()
     dispatcher = next((x for x in logins["logins"] if x["role"] == "dispatcher"), logins["logins"][0])
     print(f"fleet5g demo: {site.name} ({len(scenario.agvs)} AGVs, "
           f"{sum(len(b.cranes) for b in site.crane_bays)} cranes), machines at {opts.speed:g}x real time")

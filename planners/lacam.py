@@ -11,9 +11,11 @@ every successor, which makes the search complete: it finds a plan when one exist
 and proves 'unsolvable' when the reachable configurations run out.
 
 LaCAM* refinements kept here: a node already seen is re-linked (a Dijkstra-style
-update of costs through the explored graph, so the plan found keeps improving),
-re-inserted with a small chance of restarting from the start configuration, and
-after the first solution, search goes on (when asked) pruning by sum of costs.
+update of costs through the explored graph, so the plan found keeps improving) and
+re-inserted with a small chance of restarting from the start configuration. After the
+first solution, `solve(refine=True)` hands the plan to large-neighbourhood search
+(`planners.lns`), which lowers the sum of costs far faster than LaCAM*'s own continued
+search (the kernel can still do that, `refine` argument, but `solve` no longer asks).
 
 Everything lives in flat, growing numpy arrays inside one numba kernel; the time
 limit is checked every few iterations from inside it.
@@ -29,8 +31,8 @@ import numpy as np
 from numba import njit
 
 from maps.graph import GraphArrays
-from planners.distance import distance_tables, table_dtype, unreachable
-from planners.pibt import footprint_ok, is_blocked, pibt_agent, ring_free
+from planners.distance import distance_tables, goal_distances, table_dtype, unreachable
+from planners.pibt import footprint_ok, is_blocked, pibt_order, ring_free
 from planners.problem import Blocks, as_nodes, check_problem, footprint_clash
 
 SOLVED, TIMEOUT, UNSOLVABLE, MEMORY = 0, 1, 2, 3
@@ -47,7 +49,9 @@ class PlanResult:
     budget). `plan` is the (T+1, N) int32 array of node indices (row t = every agent's node at
     step t; row 0 the starts, the last row the goals), or None when not solved.
     soc counts for each agent the step it last arrives at its goal; makespan is T.
-    first_solution_s: when the first plan was found (with `refine`, the returned one is better).
+    first_solution_s: when the first plan was found; first_soc its sum of costs (with
+    `refine`, the returned plan is the large-neighbourhood search's improvement of it, found
+    in `refine_iterations` iterations of which `refine_accepted` lowered the cost).
     """
 
     status: str
@@ -62,6 +66,10 @@ class PlanResult:
     first_cost: int = 0  # LaCAM*'s own cost of the first plan found (agent-steps off goal)
     distance_s: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+    first_soc: int = 0
+    refine_iterations: int = 0
+    refine_accepted: int = 0
+    refine_s: float = 0.0
 
     @property
     def solved(self) -> bool:
@@ -365,15 +373,10 @@ def _search(indptr, indices, cptr, cind, has_conf, dist, inf, starts, goals, blo
             qto[a] = u
             occ_next[u] = a
         if ok:
-            for x in range(n_agents):
-                a = order[x]
-                if qto[a] == -1 and not pibt_agent(
-                        a, t_next, indptr, indices, cptr, cind, has_conf, dist, drow, inf,
-                        goals, qfrom, qto, occ_now, occ_next, blocked, wptr, wfrom, wto,
-                        False, swap_on, False, cand, keyb, frames, no_spur, spur_cnt,
-                        spur_cnt, rot_on, mark, stamp, stack):
-                    ok = False
-                    break
+            ok = pibt_order(order, t_next, indptr, indices, cptr, cind, has_conf, dist, drow,
+                            inf, goals, qfrom, qto, occ_now, occ_next, blocked, wptr, wfrom,
+                            wto, False, swap_on, False, cand, keyb, frames, no_spur, spur_cnt,
+                            spur_cnt, rot_on, mark, stamp, stack)
         if ok and has_conf:
             ok = footprint_ok(qto, cptr, cind, occ_next)
         if ok and rot_on:
@@ -570,6 +573,16 @@ def compile_kernels() -> float:
     g = grid_graph(Grid("warmup", np.ones((2, 3), dtype=bool)))
     _compiled = True
     solve(g, np.array([0, 2], np.int32), np.array([2, 0], np.int32), 5.0)
+    from planners.lns import refine
+
+    # one agent that waits for nothing: gives the refinement kernels something to do (and
+    # the CSR search, which lane graphs use, gets loaded too)
+    dist = distance_tables(g.indptr, g.indices, np.array([2], np.int32), np.zeros(6, np.bool_))
+    empty = np.zeros(0, np.int32)
+    refine(g.indptr, g.indices, g.conflict_indptr, g.conflict_indices, dist,
+           unreachable(dist.dtype), np.array([[0], [0], [1], [2]], np.int32),
+           np.array([2]), time.perf_counter() + 5.0, np.zeros(6, np.bool_),
+           np.zeros(7, np.int32), empty, empty, max_iterations=2)
     return time.perf_counter() - t0
 
 
@@ -585,12 +598,15 @@ def solve(
     swap: bool | None = None,
     no_rotation: bool = False,
     memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
+    refine_iterations: int | None = None,
 ) -> PlanResult:
     """Plan every agent from its start node to its goal node without collisions.
 
     starts, goals: node indices, one per agent. time_limit_s bounds the whole call
     (distance tables included); `refine` keeps improving the sum of costs until then
-    instead of returning the first plan. blocks: nodes others reserve (for good or for
+    instead of returning the first plan, by large-neighbourhood search (`planners.lns`);
+    `refine_iterations` caps its iterations (then the result does not depend on the
+    clock: deterministic for a seed when the cap, not the time limit, ends it). blocks: nodes others reserve (for good or for
     time windows); the plan never occupies them. swap: LaCAM*'s swap moves (default: on
     when every edge has its reverse, never with no_rotation). no_rotation: no step moves a
     ring of agents into each other's vacated nodes (directly or through footprint conflict
@@ -616,7 +632,7 @@ def solve(
                          "to be occupied together (footprints overlap)", t0, n_agents)
     dtype = table_dtype(graph.n_nodes)
     inf = unreachable(dtype)
-    dist = distance_tables(graph.indptr, graph.indices, g, blocked, deadline)
+    dist = goal_distances(graph, g, blocked, deadline)
     t_dist = time.perf_counter() - t0
     if dist is None:
         return _unsolved("timeout", "time limit reached while computing distance tables", t0, n_agents)
@@ -633,27 +649,39 @@ def solve(
     has_conf = graph.conflict_indices.shape[0] > 0
     per_node = 8 * n_agents + 64
     max_nodes = max(16, (memory_budget_bytes - dist.nbytes) // per_node)
-    code, plan, first_plan, stats, first_s, first_cost = _search(
+    code, plan, _, stats, first_s, first_cost = _search(
         graph.indptr, graph.indices, graph.conflict_indptr, graph.conflict_indices, has_conf,
         dist, dtype.type(inf), s, g, blocked, wptr, wfrom, wto, blocks.has_windows,
         int(wto.max()) if wto.size else 0, swap_on,
-        int(seed) & 0x7FFFFFFF, deadline, int(max_nodes), bool(refine), RESTART_RATE,
+        int(seed) & 0x7FFFFFFF, deadline, int(max_nodes), False, RESTART_RATE,
         bool(no_rotation))
-    runtime = time.perf_counter() - t0
     st = {"high_level_nodes": int(stats[0]), "low_level_nodes": int(stats[1]),
           "iterations": int(stats[2]), "configs_generated": int(stats[3])}
     lb_soc, lb_mk = int(d_start.sum()), int(d_start.max())
     status = STATUS[int(code)]
     if status != "solved":
+        runtime = time.perf_counter() - t0
         reason = {"timeout": f"no plan within {time_limit_s:g} s",
                   "unsolvable": "every reachable configuration explored: no plan exists",
                   "memory": f"search exceeded its memory budget ({memory_budget_bytes >> 20} MiB)"}[status]
         return PlanResult(status, None, 0, 0, runtime, reason, lb_soc, lb_mk,
                           distance_s=t_dist, stats=st)
-    soc = sum_of_costs(plan)
-    if refine and first_plan.shape[0] and sum_of_costs(first_plan) < soc:
-        plan, soc = first_plan, sum_of_costs(first_plan)
-    first = int(first_cost)
+    first_soc = soc = sum_of_costs(plan)
+    lns_its = lns_acc = 0
+    lns_s = 0.0
+    if refine and (refine_iterations is None or refine_iterations > 0):
+        from planners.lns import refine as lns_refine
+        from planners.lns import symmetric_conflicts
+
+        cptr, cind = symmetric_conflicts(graph.conflict_indptr, graph.conflict_indices)
+        better = lns_refine(graph.indptr, graph.indices, cptr, cind, dist, inf, plan, d_start,
+                            deadline, blocked, wptr, wfrom, wto, seed=seed,
+                            max_iterations=refine_iterations, no_rotation=no_rotation)
+        if better.soc < soc:
+            plan, soc = better.plan, better.soc
+        lns_its, lns_acc, lns_s = better.iterations, better.accepted, better.runtime_s
+    runtime = time.perf_counter() - t0
     return PlanResult("solved", plan, soc, int(plan.shape[0] - 1), runtime, "", lb_soc, lb_mk,
-                      first_solution_s=float(first_s) + t_dist, first_cost=first,
-                      distance_s=t_dist, stats=st)
+                      first_solution_s=float(first_s) + t_dist, first_cost=int(first_cost),
+                      distance_s=t_dist, stats=st, first_soc=first_soc,
+                      refine_iterations=lns_its, refine_accepted=lns_acc, refine_s=lns_s)

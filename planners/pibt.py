@@ -37,7 +37,7 @@ def is_blocked(u, t, blocked, wptr, wfrom, wto):  # pragma: no cover - numba
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dead_end_goal(u, indptr, occ_now, goals):  # pragma: no cover - numba
     """A dead-end node held by the agent whose goal it is: nobody can be pulled into it."""
     if indptr[u + 1] - indptr[u] != 1:
@@ -46,7 +46,7 @@ def _dead_end_goal(u, indptr, occ_now, goals):  # pragma: no cover - numba
     return k != -1 and goals[k] == u
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap_required(pusher, puller, v_pusher0, v_puller0, indptr, indices, dist, drow,
                    occ_now, goals):  # pragma: no cover - numba
     """Walk the corridor ahead: do the two agents have to pass each other through it?"""
@@ -74,7 +74,7 @@ def _swap_required(pusher, puller, v_pusher0, v_puller0, indptr, indices, dist, 
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap_possible(v_pusher0, v_puller0, indptr, indices, occ_now, goals):  # pragma: no cover
     """Simulate pulling backwards: is there a branch to swap in before a dead end?"""
     v_pusher = v_pusher0
@@ -97,7 +97,7 @@ def _swap_possible(v_pusher0, v_puller0, indptr, indices, occ_now, goals):  # pr
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap_partner(i, best, indptr, indices, dist, drow, goals, qfrom, qto,
                   occ_now):  # pragma: no cover - numba
     """The agent i should swap with (pull behind it), or -1."""
@@ -118,7 +118,7 @@ def _swap_partner(i, best, indptr, indices, dist, drow, goals, qfrom, qto,
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _prepare(i, indptr, indices, dist, drow, goals, qfrom, qto, occ_now, swap_on, cand,
              keyb):  # pragma: no cover - numba
     """Fill cand[i] with i's candidate nodes, best first; returns (count, swap partner)."""
@@ -158,7 +158,7 @@ def _prepare(i, indptr, indices, dist, drow, goals, qfrom, qto, occ_now, swap_on
 _NEXT, _AFTER_PUSH, _CONFLICTS, _AFTER_CONFLICT = 0, 1, 2, 3
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def pibt_agent(root, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, goals,
                qfrom, qto, occ_now, occ_next, blocked, wptr, wfrom, wto, stay_blocked_ok,
                swap_on, hold, cand, keyb, frames, spur, spur_now,
@@ -323,13 +323,33 @@ def pibt_agent(root, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, 
     return ret
 
 
+@njit(cache=True, _nrt=False)
+def pibt_order(order, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, goals, qfrom,
+               qto, occ_now, occ_next, blocked, wptr, wfrom, wto, stay_blocked_ok, swap_on, hold,
+               cand, keyb, frames, spur, spur_now, spur_enter, rot_on, mark, stamp,
+               stack):  # pragma: no cover - numba
+    """`pibt_agent` for every agent not yet placed (qto -1), in `order`; False as soon as one
+    had to stay although pushed. One call per configuration: numba counts references of
+    every array argument at each call, which for one call per agent cost a third of the time
+    (this function and `pibt_agent` are compiled without reference counting; they allocate
+    nothing)."""
+    for x in range(order.shape[0]):
+        a = order[x]
+        if qto[a] == -1 and not pibt_agent(
+                a, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, goals, qfrom, qto,
+                occ_now, occ_next, blocked, wptr, wfrom, wto, stay_blocked_ok, swap_on, hold,
+                cand, keyb, frames, spur, spur_now, spur_enter, rot_on, mark, stamp, stack):
+            return False
+    return True
+
+
 @njit(cache=True, inline="always")
 def _count(i, indptr, qfrom):  # pragma: no cover - numba
     v = qfrom[i]
     return indptr[v + 1] - indptr[v] + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def closes_ring(i, u, qfrom, qto, occ_now, cptr, cind, mark, stamp, stack):  # pragma: no cover
     """Would i entering u close a ring of agents each waiting for the next to move away?
 
@@ -374,7 +394,7 @@ def closes_ring(i, u, qfrom, qto, occ_now, cptr, cind, mark, stamp, stack):  # p
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ring_free(qfrom, qto, occ_now, cptr, cind, mark, stamp, stack):  # pragma: no cover
     """No ring of followers in the step qfrom -> qto (occ_now filled from qfrom)."""
     for i in range(qto.shape[0]):
@@ -384,7 +404,7 @@ def ring_free(qfrom, qto, occ_now, cptr, cind, mark, stamp, stack):  # pragma: n
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def footprint_ok(qto, cptr, cind, occ_next):  # pragma: no cover - numba
     """Every agent's next node is clear of the others' conflict sets (occ_next filled)."""
     for i in range(qto.shape[0]):

@@ -83,20 +83,45 @@ class RouteRejected(ValueError):
     """A movement command the vehicle cannot take (bad shape, wrong start node, stale update)."""
 
 
-def _lane_key(u: str, v: str) -> tuple[str, str]:
-    """The site lane an edge lies on, also for compiled waypoints `A>B#k`."""
-    for nid in (u, v):
-        if ">" in nid:
-            a, _, rest = nid.partition(">")
-            return a, rest.split("#", 1)[0]
-    return u, v
+def _waypoint(nid: str) -> tuple[str, str] | None:
+    """(lane start, lane end) of a compiled waypoint id `A>B#k`, else None."""
+    if ">" not in nid:
+        return None
+    a, _, rest = nid.partition(">")
+    return a, rest.split("#", 1)[0]
+
+
+def _lane_key(u: str, v: str) -> tuple[str, str] | None:
+    """The site lane (start, end as driven) an edge lies on, also for waypoints `A>B#k`;
+    None when the two ends are not on one lane."""
+    wu, wv = _waypoint(u), _waypoint(v)
+    if wu is None and wv is None:
+        return u, v
+    lane = wu or wv
+    assert lane is not None
+    ends = set(lane)
+    if (wu is None and u not in ends) or (wv is None and v not in ends):
+        return None
+    if wu is not None and wv is not None and set(wu) != set(wv):
+        return None
+    # the direction as driven: from the end we come from
+    a, b = lane
+    if u == b or v == a:
+        return b, a
+    if wu is not None and wv is not None:
+        ku, kv = int(u.rsplit("#", 1)[1]), int(v.rsplit("#", 1)[1])
+        if wu != wv:  # the same lane written from its other end
+            return None
+        return (a, b) if kv > ku else (b, a)
+    return a, b
 
 
 class AgvFleet:
     """All simulated AGVs of a world. Arrays are indexed by vehicle index `i`."""
 
-    def __init__(self, site: Site, specs: Iterable[AgvSpec]) -> None:
+    def __init__(self, site: Site, specs: Iterable[AgvSpec], *, strict_lanes: bool = True) -> None:
         self.site = site
+        self.strict_lanes = strict_lanes  # refuse edges that are no lane of the site (as a real map would)
         self.specs = list(specs)
         n = len(self.specs)
         self.ids = [s.id for s in self.specs]
@@ -185,6 +210,10 @@ class AgvFleet:
             if e.start_node_id != nodes[k].node_id or e.end_node_id != nodes[k + 1].node_id:
                 raise RouteRejected(f"edge {e.edge_id!r} (seq {e.sequence_id}) does not join "
                                     f"{nodes[k].node_id!r} to {nodes[k + 1].node_id!r}")
+            key = _lane_key(e.start_node_id, e.end_node_id)
+            if self.strict_lanes and (key is None or self._lanes.get(key) is None):
+                raise RouteRejected(f"edge {e.edge_id!r} from {e.start_node_id!r} to {e.end_node_id!r} "
+                                    "is no lane of the site")
         route = self.routes[i]
         if route is not None and route.order_id == cmd.order_id:
             if cmd.order_update_id <= route.update_id:
@@ -230,10 +259,11 @@ class AgvFleet:
         # What the vehicle already passed stays as driven; the rest comes from the update.
         keep = max(k, route.at)
         offset = keep - k
-        driving_to = 1 if self.moving[i] else 0  # the node being driven to must stay too
-        if offset + driving_to >= len(nodes):
+        # Nodes the vehicle has reached, and the one it is driving to, must stay as they are.
+        fixed_to = route.at + (1 if self.moving[i] else 0)  # last route index that cannot change
+        if fixed_to - k >= len(nodes):
             raise RouteRejected("update ends behind the vehicle")
-        for j in range(min(offset + 1 + driving_to, len(route.nodes) - k)):
+        for j in range(max(1, fixed_to - k + 1)):
             if nodes[j].node_id != route.nodes[k + j].node_id:
                 raise RouteRejected(f"update changes node {route.nodes[k + j].node_id!r} the vehicle "
                                     "already passed")
@@ -426,7 +456,8 @@ class AgvFleet:
         limit = self.vtop[i]
         if edge.max_speed_mps:
             limit = min(limit, edge.max_speed_mps)
-        hit = self._lanes.get(_lane_key(edge.start_node_id, edge.end_node_id))
+        key = _lane_key(edge.start_node_id, edge.end_node_id)
+        hit = self._lanes.get(key) if key is not None else None
         if hit is not None:
             limit = min(limit, self._lane_speed[hit[0].id])
         return max(limit, 0.05)
@@ -687,7 +718,8 @@ class AgvFleet:
 
     def lane_of(self, u: str, v: str) -> tuple[object, bool] | None:
         """(site lane, driven in an allowed direction) for an edge, None if no lane."""
-        return self._lanes.get(_lane_key(u, v))
+        key = _lane_key(u, v)
+        return self._lanes.get(key) if key is not None else None
 
 
 def _wrap(a: float) -> float:

@@ -20,6 +20,8 @@ class FaultKind(StrEnum):
     BATTERY_FLAT = "battery_flat"  # an AGV's battery dies
     HOIST_STALL = "hoist_stall"  # a crane's hoist will not move
     CHARGER_FAIL = "charger_fail"  # a charger station stops charging
+    POSITIONING_LOSS = "positioning_loss"  # an AGV gets no UWB/RFID/BeiDou fix (sim/sensing.py)
+    SWAP_LABEL = "swap_label"  # a machine's tally camera sees another load's label (sim/sensing.py)
 
 
 AGV_KINDS = frozenset({FaultKind.BREAKDOWN, FaultKind.ESTOP, FaultKind.BATTERY_FLAT})

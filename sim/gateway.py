@@ -42,10 +42,12 @@ class SimGateway(Gateway):
         dt_s: float = 0.1,
         realtime: bool = True,
         speed: float = 1.0,
+        sensing: Any = None,
         **kw: Any,
     ) -> None:
         super().__init__(gateway_id, world.machine_ids, endpoint, **kw)
         self.world = world
+        self.sensing = sensing  # a sim.sensing.WorldSensing: raw positioning readings to the core
         self.dt_s = dt_s
         self.realtime = realtime
         self.speed = speed
@@ -90,8 +92,14 @@ class SimGateway(Gateway):
             while self._inbox:
                 self.world.apply(self._inbox.popleft())
             states = self.world.step(dt_s or self.dt_s)
+            batches = []
+            if self.sensing is not None:
+                self.sensing.sample()
+                batches = self.sensing.due()
         for st in states:
             self.publish_state(st)
+        for batch in batches:
+            self.publish_measurements(batch)
         return states
 
     def _run(self) -> None:

@@ -58,11 +58,12 @@ class World:
         state_period_s: float = 1.0,
         idle_state_period_s: float = 10.0,
         start_s: float = 0.0,
+        strict_lanes: bool = True,
     ) -> None:
         self.site = site
         self.rng = np.random.default_rng(seed)
         self.now = float(start_s)
-        self.agvs = AgvFleet(site, agvs)
+        self.agvs = AgvFleet(site, agvs, strict_lanes=strict_lanes)
         self.cranes = CraneFleet(site)
         self.link = Link(link or LinkProfile.perfect(), np.random.default_rng([seed, 1]))
         self.state_period_s = state_period_s

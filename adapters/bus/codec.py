@@ -28,6 +28,7 @@ from fleet.domain.commands import (
     CraneCommand,
     InstantAction,
     MachineState,
+    Measurements,
     MovementCommand,
 )
 
@@ -35,8 +36,9 @@ WIRE_VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024  # a long order is a few kB; anything near this is an attack or a bug
 
 # Message types on the bus. Core -> gateway: command, sync, heartbeat.
-# Gateway -> core: hello, ack, state, heartbeat, bye.
-MESSAGE_TYPES = frozenset({"hello", "sync", "command", "ack", "state", "heartbeat", "bye"})
+# Gateway -> core: hello, ack, state, measurements, heartbeat, bye.
+MESSAGE_TYPES = frozenset({"hello", "sync", "command", "ack", "state", "measurements", "heartbeat", "bye"})
+MAX_READINGS = 2000  # one batch of raw positioning readings (a few seconds of every sensor)
 
 COMMAND_KINDS: dict[str, type] = {
     "movement": MovementCommand,
@@ -351,6 +353,15 @@ def read_command(body: dict[str, Any]) -> tuple[int, Any]:
 def read_state(body: dict[str, Any]) -> MachineState:
     state: MachineState = from_plain(MachineState, body, "body(state)")
     return state
+
+
+def read_measurements(body: dict[str, Any]) -> Measurements:
+    """A `measurements` body (raw positioning readings of one machine), strictly checked."""
+    readings = body.get("readings")
+    if isinstance(readings, list) and len(readings) > MAX_READINGS:
+        raise BusMessageError("field", f"{len(readings)} readings > {MAX_READINGS}", "body(measurements).readings")
+    batch: Measurements = from_plain(Measurements, body, "body(measurements)")
+    return batch
 
 
 def read_map_of_seq(value: Any, where: str) -> dict[str, int]:

@@ -54,7 +54,7 @@ import zmq
 from adapters.bus import codec
 from adapters.bus.socket_loop import SocketLoop
 from adapters.errors import AdapterError, BusMessageError
-from fleet.domain.commands import Command, MachineState
+from fleet.domain.commands import Command, MachineState, Measurements
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class GatewayCounters:
     malformed: int = 0
     oversized: int = 0
     states_sent: int = 0
+    measurements_sent: int = 0
     hub_lost: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -138,6 +139,12 @@ class Gateway:
         """Send a machine's state to the core (any thread, never blocks)."""
         self._send("state", codec.to_plain(state))
         self.counters.states_sent += 1
+
+    def publish_measurements(self, batch: Measurements) -> None:
+        """Send a machine's raw positioning readings to the core's fusion (any thread,
+        never blocks; not retried: a lost batch only widens the pose's uncertainty)."""
+        self._send("measurements", codec.to_plain(batch))
+        self.counters.measurements_sent += 1
 
     def add_machine(self, machine_id: str) -> None:
         if machine_id not in self._machines:

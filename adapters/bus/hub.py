@@ -35,12 +35,13 @@ from adapters.bus.gateway import HEARTBEAT_S, MISSED_HEARTBEATS
 from adapters.bus.socket_loop import SocketLoop
 from adapters.errors import BusMessageError, LinkLostError
 from adapters.link import LinkMonitor, LinkQuality, LinkRules
-from fleet.domain.commands import Command, InstantAction, MachineState
+from fleet.domain.commands import Command, InstantAction, MachineState, Measurements
 
 log = logging.getLogger(__name__)
 
 StateCallback = Callable[[MachineState], None]
 AckCallback = Callable[["Ack"], None]
+MeasurementsCallback = Callable[[Measurements], None]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class HubCounters:
     refused: int = 0
     duplicate_commands: int = 0  # same command_id given to send() again
     states: int = 0
+    measurements: int = 0
     stale_states: int = 0  # older than the last state of that machine (out of order)
     duplicate_states: int = 0
     malformed: int = 0
@@ -130,6 +132,7 @@ class BusHub:
         self._lock = threading.RLock()
         self._state_callbacks: list[StateCallback] = []
         self._ack_callbacks: list[AckCallback] = []
+        self._measurement_callbacks: list[MeasurementsCallback] = []
         self._seq = 0
         self._last_heartbeat_s = 0.0
         self._loop: SocketLoop | None = None
@@ -171,13 +174,16 @@ class BusHub:
     # --- the core's calls ----------------------------------------------------------
 
     def subscribe(self, on_state: StateCallback | None = None,
-                  on_ack: AckCallback | None = None) -> None:
+                  on_ack: AckCallback | None = None,
+                  on_measurements: MeasurementsCallback | None = None) -> None:
         """Register callbacks (bus thread; must not block)."""
         with self._lock:
             if on_state:
                 self._state_callbacks.append(on_state)
             if on_ack:
                 self._ack_callbacks.append(on_ack)
+            if on_measurements:
+                self._measurement_callbacks.append(on_measurements)
 
     def send(self, cmd: Command, *, require_link: bool = False) -> int:
         """Queue `cmd` for its machine and return its machine sequence number.
@@ -309,6 +315,8 @@ class BusHub:
                     self._on_ack(env.body)
                 elif env.type == "state":
                     self._on_state(identity, env, now)
+                elif env.type == "measurements":
+                    self._on_measurements(identity, env)
                 elif env.type == "bye":
                     gw.alive = False
                 else:
@@ -421,6 +429,19 @@ class BusHub:
         self.links.observe(state.machine_id, sent, now)
         self.counters.states += 1
         self._deliver_state(dataclasses.replace(state, received_s=now))
+
+    def _on_measurements(self, identity: str, env: codec.Envelope) -> None:
+        batch = codec.read_measurements(env.body)
+        line = self._lines.get(batch.machine_id)
+        if line is None or line.gateway != identity:
+            raise BusMessageError("field", f"machine {batch.machine_id!r} is not on gateway "
+                                  f"{identity!r}", "body(measurements).machine_id")
+        self.counters.measurements += 1
+        for cb in list(self._measurement_callbacks):
+            try:
+                cb(batch)
+            except Exception:
+                log.exception("hub: measurements callback failed")
 
     def _deliver_state(self, stamped: MachineState) -> None:
         for cb in list(self._state_callbacks):

@@ -102,11 +102,19 @@ class Service:
             from fleet.core.site_dispatch import SiteDispatcher
 
             dispatcher = SiteDispatcher(site)
+        # the inventory on the store's database; the core keeps it at every confirmed pick and drop
+        self.inventory: Any = None
+        stock: Any = None
+        if site is not None and (site.racks or any(b.slots for b in site.crane_bays)):
+            from fleet.core.stock import StockKeeper, build_inventory
+
+            self.inventory = build_inventory(self.store, site, now=lambda: self.core.clock.now())
+            stock = StockKeeper(self.inventory)  # frames: set `stock.frames` (the demo: the sim's cameras)
         self.core = FleetCore(
             self.store, site, machines=machines, clock=clock, dispatcher=dispatcher, traffic=traffic, link=link,
             settings=CoreSettings(dispatch_period_s=settings.dispatch_period_s, tick_period_s=settings.tick_period_s,
                                   link_timeout_s=settings.link_timeout_s),
-            metrics=self.metrics,
+            metrics=self.metrics, stock=stock,
         )
         self.core.leader = False
         if settings.loopback_vehicles and link is None:
@@ -116,7 +124,7 @@ class Service:
             self.loopback = LoopbackMachines(self.core.on_state, ids, start=_start_places(site, ids))
             self.core.link = self.loopback
         if self.hub is not None:
-            self.hub.subscribe(self.core.on_state)
+            self.hub.subscribe(self.core.on_state, on_measurements=self.core.on_measurements)
         self.accounts = Accounts(self.store)
         self.webhooks = Webhooks(self.store, timeout_s=settings.webhook_timeout_s,
                                  max_attempts=settings.webhook_max_attempts, backoff_s=settings.webhook_backoff_s,
@@ -128,6 +136,11 @@ class Service:
                                      on_lost=self._lost, retry_s=settings.leader_retry_s)
         self.app = create_app(self.core, settings, accounts=self.accounts, metrics=self.metrics,
                               webhooks=self.webhooks, leader_url=self.leadership.leader_url)
+        if self.inventory is not None:
+            from fleet.inventory.routes import router as inventory_router
+
+            self.app.state.inventory = self.inventory
+            self.app.include_router(inventory_router)
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -162,6 +175,8 @@ class Service:
             self.core.stop()
         if self.loopback is not None:
             self.loopback.stop()
+        if self.core.stock is not None:
+            self.core.stock.close()
         self.store.close()
 
     def serve(self) -> None:

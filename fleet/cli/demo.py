@@ -13,7 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
-    parser.add_argument("--transport", choices=["inproc", "vda5050", "ros2", "tcp"], default="inproc")
+    parser.add_argument("--transport", choices=["inproc", "vda5050", "ros2", "tcp"], default="inproc",
+                        help="how the machines are reached: inproc (the simulator in this process), tcp (the "
+                             "simulator as its own gateway process on tcp://), vda5050 (AGVs as VDA 5050 vehicles "
+                             "over a mosquitto the demo starts), ros2 (AGVs as ROS 2 robots on DDS)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--orders-per-hour", type=float, default=None, help="WMS order rate (default 6 per AGV)")
     parser.add_argument("--fresh", action="store_true", help="start from an empty database")

@@ -81,6 +81,14 @@ def _solve(args: argparse.Namespace) -> int:
         "makespan": result.makespan, "lower_bound_soc": result.lower_bound_soc,
         "lower_bound_makespan": result.lower_bound_makespan, "seed": args.seed,
     }
+    if result.solved:
+        lb = max(1, result.lower_bound_soc)
+        out.update({"first_soc": result.first_soc, "first_solution_s": round(result.first_solution_s, 4),
+                    "first_soc_over_lb": round(result.first_soc / lb, 4),
+                    "soc_over_lb": round(result.soc / lb, 4)})
+        if args.refine:
+            out.update({"refine_iterations": result.refine_iterations,
+                        "refine_accepted": result.refine_accepted})
     if result.plan is not None:
         problems = violations(graph, result.plan, starts, goals)
         out["valid"] = not problems
@@ -95,6 +103,11 @@ def _solve(args: argparse.Namespace) -> int:
         args.out.write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
-    print(f"mapf: {result.status} {args.agents} agents in {result.runtime_s:.3f} s, soc {result.soc} "
-          f"(lb {result.lower_bound_soc}), makespan {result.makespan}", file=sys.stderr)
+    line = (f"mapf: {result.status} {args.agents} agents in {result.runtime_s:.3f} s, soc {result.soc} "
+            f"(lb {result.lower_bound_soc}), makespan {result.makespan}")
+    if result.solved and args.refine:
+        line += (f"; first solution at {result.first_solution_s:.3f} s soc/lb "
+                 f"{out['first_soc_over_lb']:.3f}, refined soc/lb {out['soc_over_lb']:.3f} "
+                 f"({result.refine_iterations} LNS iterations)")
+    print(line, file=sys.stderr)
     return 0 if result.solved and out.get("valid", False) else 1

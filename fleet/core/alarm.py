@@ -19,6 +19,8 @@ class AlarmKind(StrEnum):
     ORDER_FAILED = "order_failed"
     LOAD_STRANDED = "load_stranded"
     UNKNOWN_MACHINE = "unknown_machine"
+    LOCALIZATION_DEGRADED = "localization_degraded"  # pose LOST: the machine is stopped
+    TALLY_MISMATCH = "tally_mismatch"  # a label read at pick or drop does not match the order
 
 
 def new_alarm(alarm_id: str, kind: AlarmKind, severity: Severity, message: str, at_s: float,

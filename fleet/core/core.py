@@ -37,7 +37,8 @@ from fleet.clock import Clock, WallClock
 from fleet.core.alarm import AlarmKind, Severity, new_alarm
 from fleet.core.dispatcher import Assignment, Decisions, Dispatcher, DispatchSnapshot, Machine
 from fleet.core.greedy import GreedyDispatcher
-from fleet.core.link import MachineLink, NullLink
+from fleet.core.link import MachineLink, NullLink, link_score
+from fleet.core.poses import PoseKeeper
 from fleet.core.requests import SYSTEM, Actor, MachineAction, OrderRequest
 from fleet.core.strategies import LegProgress, Stage, Traffic
 from fleet.domain import (
@@ -59,7 +60,14 @@ from fleet.domain import (
     transition_leg,
     transition_order,
 )
-from fleet.domain.commands import Action, ActionType, InstantAction, MachineState
+from fleet.domain.commands import (
+    Action,
+    ActionType,
+    InstantAction,
+    MachineState,
+    Measurements,
+    MovementCommand,
+)
 from fleet.errors import ConflictError, FleetError, NotFoundError
 from fleet.events.bus import EventBus
 from fleet.store import Store, StoreError, Tx
@@ -131,10 +139,16 @@ class FleetCore:
         settings: CoreSettings | None = None,
         threaded: bool = True,
         metrics: Any = None,
+        localization: PoseKeeper | None = None,
+        stock: Any = None,
     ) -> None:
         self.store = store
         self.site = site
         self.clock: Clock = clock or WallClock()
+        if dispatcher is None and site is not None:
+            from fleet.core.site_dispatch import SiteDispatcher  # the production dispatcher
+
+            dispatcher = SiteDispatcher(site)
         self.dispatcher: Dispatcher = dispatcher or GreedyDispatcher()
         self.traffic = traffic
         self.link: MachineLink = link or NullLink()
@@ -142,6 +156,9 @@ class FleetCore:
         self.settings = settings or CoreSettings()
         self.threaded = threaded
         self.metrics = metrics
+        self.localization = localization or PoseKeeper(site)  # fused poses (fleet/core/poses.py)
+        self.stock = stock  # inventory and tally at pick and drop (fleet/core/stock.py), or None
+        self._pose_stopped: set[str] = set()  # machines stopped because their pose is LOST
         self.leader = True
         self.ready = False
         self._configured: dict[str, Machine] = {m.id: m for m in machines}
@@ -269,6 +286,11 @@ class FleetCore:
             self._send(InstantAction(f"sync-{self._run_id}-{mid}", mid,
                                      (Action(f"sync-{self._run_id}-{mid}", ActionType.STATE_REQUEST),), now))
         self._dispatch_wanted = True
+        if self.stock is not None:
+            try:
+                self.stock.recover(self)  # drop tallies a crash left undone
+            except Exception:
+                log.exception("stock jobs could not be recovered")
         log.info("core recovered: %d active orders, %d active legs, %d machines",
                  len(self._orders), len(self._legs), len(self._machines))
 
@@ -363,15 +385,19 @@ class FleetCore:
                 log.exception("core round failed")
                 time.sleep(0.05)
 
-    def run_once(self) -> None:
-        """One pass without the thread: all queued commands, a dispatch round, a tick."""
+    def run_once(self, dispatch: bool = True) -> None:
+        """One pass without the thread: all queued commands, a dispatch round, a tick.
+        `dispatch=False`: the tick only (a stepper that dispatches less often than it plans)."""
         while True:
             batch = self._take(0)
             if not batch:
                 break
             self._apply_batch(batch)
-        self._dispatch_wanted = True
-        self._rounds(inline=True, force=True)
+        if dispatch:
+            self._dispatch_wanted = True
+            self._rounds(inline=True, force=True)
+        else:
+            self._tick()
         while True:  # what the rounds queued (their results)
             batch = self._take(0)
             if not batch:
@@ -406,6 +432,7 @@ class FleetCore:
         # traffic tick
         if force or now - self._last_tick >= self.settings.tick_period_s:
             self._last_tick = now
+            self._fuse_poses()
             self._tick()
         if force or now - self._last_flush >= self.settings.machine_flush_s:
             self._last_flush = now
@@ -467,6 +494,10 @@ class FleetCore:
         self._paths = {m.id: self.traffic.planned_path(m.id) for m in self._machines.values() if m.leg_id}
 
     def _send(self, cmd: Any) -> None:
+        if isinstance(cmd, MovementCommand) and self.localization.quality(cmd.machine_id) == "degraded":
+            cap = self.localization.policy.degraded_speed_mps  # DEGRADED: every step released from now on is slow
+            cmd = dataclasses.replace(cmd, edges=tuple(
+                dataclasses.replace(e, max_speed_mps=min(e.max_speed_mps or cap, cap)) for e in cmd.edges))
         try:
             self.link.send(cmd)
         except Exception:  # a link failure must not stop the core; the link reports it
@@ -519,7 +550,10 @@ class FleetCore:
         })
 
     def _mode(self, machine_id: str) -> Mode:
-        return self._held.get(machine_id) or self._reported.get(machine_id, Mode.AUTO)
+        held = self._held.get(machine_id)
+        if held is None and machine_id in self._pose_stopped and self._reported.get(machine_id) == Mode.AUTO:
+            return Mode.PAUSED  # stopped by the core: its pose is LOST
+        return held or self._reported.get(machine_id, Mode.AUTO)
 
     def _set_machine(self, tx: Tx | None, machine: Machine, previous: Machine | None) -> None:
         self._machines[machine.id] = machine
@@ -546,6 +580,10 @@ class FleetCore:
                        charging=m.charging, link_latency_ms=m.link_latency_ms)
         else:
             out.update(bay=m.bay, bridge_m=m.bridge_m, trolley_m=m.trolley_m, hoist_m=m.hoist_m)
+        out.update(self.localization.view(m.id) or {})
+        leg = self._legs.get(m.leg_id) if m.leg_id and not self.serving_from_store else None
+        out["order_id"] = leg.order_id if leg is not None else None
+        out["link_quality"] = link_score(self.link, m)
         return out
 
     def _raise_alarm(self, tx: Tx, kind: AlarmKind, severity: Severity, message: str,
@@ -808,6 +846,55 @@ class FleetCore:
             self._queue.append(item)
             self._cv.notify()
 
+    def on_measurements(self, batch: Measurements) -> None:
+        """A machine's raw positioning readings (any thread, never blocks): fused each tick."""
+        if self.leader:
+            self.localization.offer(batch)
+
+    def _fuse_poses(self) -> None:
+        """Fuse what arrived; fused poses replace reported ones; apply the speed policy."""
+        try:
+            fused, changes = self.localization.fuse()
+        except Exception:  # a filter failure must not stop the core; poses stay as reported
+            log.exception("pose fusion failed")
+            return
+        for mid, (x, y, th) in fused.items():
+            m = self._machines.get(mid)
+            if isinstance(m, Vehicle) and (m.x, m.y, m.heading_rad) != (x, y, th):
+                self._set_machine(None, dataclasses.replace(m, x=x, y=y, heading_rad=th), m)
+                self._pose(self._machines[mid])
+        if changes:
+            self._apply_batch([_Item("localization", lambda tx: self._pose_quality_changed(tx, changes),
+                                     concurrent.futures.Future())])
+
+    def _pose_quality_changed(self, tx: Tx, changes: list[tuple[str, str | None, str]]) -> None:
+        now = self.clock.now()
+        for mid, before, after in changes:
+            m = self._machines.get(mid)
+            if m is None:
+                continue
+            cid = f"pose-{after}-{uuid.uuid4().hex[:10]}"
+            if after == "lost" and mid not in self._pose_stopped:
+                self._pose_stopped.add(mid)
+                self._send(InstantAction(cid, mid, (Action(cid, ActionType.START_PAUSE),), now))
+                if self.traffic is not None:
+                    self.traffic.machine_stopped(mid, True)
+                view = self.localization.view(mid) or {}
+                self._raise_alarm(tx, AlarmKind.LOCALIZATION_DEGRADED, Severity.CRITICAL,
+                                  f"{mid}: pose lost (sigma {view.get('pose_sigma_m')} m); stopped until "
+                                  f"its positioning recovers", machine_id=mid)
+            elif after != "lost" and mid in self._pose_stopped:
+                self._pose_stopped.discard(mid)
+                if mid not in self._held:  # a dispatcher's pause stays
+                    self._send(InstantAction(cid, mid, (Action(cid, ActionType.STOP_PAUSE),), now))
+                if self.traffic is not None:
+                    self.traffic.machine_stopped(mid, False)
+                self._dispatch_wanted = True
+            self._event(tx, "machine.localization", {"machine_id": mid, "before": before, "quality": after,
+                                                     **(self.localization.view(mid) or {})})
+            current = self._machines[mid]
+            self._set_machine(tx, dataclasses.replace(current, mode=self._mode(mid)), current)
+
     def _apply_state(self, tx: Tx, st: MachineState) -> None:
         now = self.clock.now()
         machine = self._machines.get(st.machine_id)
@@ -831,10 +918,12 @@ class FleetCore:
                                   "load_id": st.load_id}
         if isinstance(machine, Vehicle):
             fields.update(node=st.last_node_id or machine.node, charging=st.charging)
-            if st.x is not None and st.y is not None:
+            if self.localization.tracked(machine.id):
+                pass  # the fused pose stands (updated every tick by _fuse_poses)
+            elif st.x is not None and st.y is not None:
                 fields.update(x=st.x, y=st.y)
-            if st.theta is not None:
-                fields["heading_rad"] = st.theta
+                if st.theta is not None:
+                    fields["heading_rad"] = st.theta
             if st.battery is not None:
                 fields["battery"] = st.battery
             if st.received_s is not None:
@@ -864,6 +953,9 @@ class FleetCore:
         if isinstance(m, Vehicle):
             pose.update(x=round(m.x, 3), y=round(m.y, 3), th=round(m.heading_rad, 3), node=m.node,
                         battery=round(m.battery, 3), load=m.load_id)
+            view = self.localization.view(m.id)
+            if view is not None:
+                pose.update(sigma_m=view["pose_sigma_m"], quality=view["pose_quality"])
         else:
             pose.update(bridge_m=round(m.bridge_m, 3), trolley_m=round(m.trolley_m, 3),
                         hoist_m=round(m.hoist_m, 3), load=m.load_id)
@@ -876,6 +968,12 @@ class FleetCore:
         now = self.clock.now()
         order = self._orders.get(leg.order_id) if leg.order_id else None
         stage = p.stage.value
+        if self.stock is not None and p.stage in (Stage.PICKED, Stage.DROPPED) and leg.state != LegState.DONE:
+            try:  # inventory and tally (fleet/core/stock.py): a failure there never stops the road
+                self.stock.on_progress(self, tx, leg, order, p)
+            except Exception:
+                log.exception("stock keeping at %s of leg %s failed", stage, leg.id)
+            leg = self._legs.get(p.leg_id, leg)  # the keeper may have named the load in the leg
         if p.stage == Stage.STARTED and leg.state == LegState.ASSIGNED:
             self._set_leg(tx, transition_leg(leg, LegState.TO_PICKUP, now), leg.state)
         elif p.stage in (Stage.AT_PICKUP, Stage.AT_DROP) and order is not None:
@@ -886,6 +984,14 @@ class FleetCore:
             if order is not None and order.state in (OrderState.ASSIGNED, OrderState.HANDED_OFF):
                 self._set_order(tx, transition_order(order, OrderState.IN_PROGRESS, now), order.state,
                                 stage=stage, leg=new)
+            if order is not None and leg.kind == LegKind.CRANE:
+                # the crane holds the coil: the AGV that takes it over may be dispatched now
+                # (traffic lets it into the handoff only when this crane is next to set down)
+                for lid in order.legs:
+                    g = self._legs.get(lid)
+                    if g is not None and g.after == leg.id and g.state == LegState.PENDING:
+                        self._set_leg(tx, transition_leg(g, LegState.OPEN, now), g.state)
+                        self._dispatch_wanted = True
         elif (p.stage == Stage.DROPPED and leg.state in (LegState.LOADED, LegState.ASSIGNED, LegState.TO_PICKUP)) or (
                 p.stage == Stage.CHARGING and leg.kind == LegKind.CHARGE):
             if leg.state != LegState.LOADED:

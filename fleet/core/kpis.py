@@ -18,6 +18,22 @@ def _quantile(values: list[float], q: float) -> float | None:
     return values[i]
 
 
+HOURLY_HOURS = 12  # the hourly series covers this many hours, the current one last
+
+
+def hourly_done(core: FleetCore, now: float, hours: int = HOURLY_HOURS) -> list[dict[str, Any]]:
+    """Done orders per clock hour: [{"hour_s": start of the hour, "done": n}, ...], oldest first."""
+    first = (int(now // 3600) - hours + 1) * 3600.0
+    counts = dict.fromkeys(range(hours), 0)
+    rows = core.store.query("SELECT updated_s FROM orders WHERE state = 'done' AND updated_s >= ? AND updated_s < ?",
+                            (first, now + 1e-6))  # times only: no order bodies parsed
+    for r in rows:
+        k = int((float(r["updated_s"]) - first) // 3600)
+        if k in counts:
+            counts[k] += 1
+    return [{"hour_s": first + 3600.0 * k, "done": n} for k, n in counts.items()]
+
+
 def kpis(core: FleetCore, window_s: float = 3600.0) -> dict[str, Any]:
     """Figures over the last `window_s` seconds of the core's clock (reads only)."""
     now = core.clock.now()
@@ -45,4 +61,5 @@ def kpis(core: FleetCore, window_s: float = 3600.0) -> dict[str, Any]:
         },
         "utilisation_window": core.utilisation(window_s),
         "orders_by_state": core.store.order_counts(),
+        "throughput_hourly": hourly_done(core, now),
     }

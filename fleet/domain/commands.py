@@ -180,3 +180,35 @@ class MachineState:
 
 
 Command = MovementCommand | InstantAction | CraneCommand
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One raw positioning measurement in a transport-neutral form.
+
+    `kind` names the sensor: odometry (values: speed, yaw rate, their sigmas), uwb
+    (x, y, cov_xx, cov_xy, cov_yy in the site frame), uwb_ranges (ids: anchors;
+    values: sigma, tag height, then one range per anchor), rfid (ids: the tag;
+    values: reader range), beidou (values: lat, lon, height, hdop, optionally the
+    east/north covariance; quality: the solution type). `fleet.core.poses` turns
+    readings into the typed measurements of `fleet.localization` and back.
+    """
+
+    kind: str
+    stamp_s: float  # when it was measured (the machine's synchronised clock)
+    values: tuple[float, ...] = ()
+    ids: tuple[str, ...] = ()
+    quality: str = ""
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What one machine's sensors measured since its last report (gateway -> core).
+
+    Sent alongside `MachineState`, typically every 0.2-1 s; `sent_s` is when the
+    machine sent the batch (its clock), the time the core's fusion treats as arrival.
+    """
+
+    machine_id: str
+    sent_s: float
+    readings: tuple[Reading, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fleet.core.strategies import LegProgress
-from fleet.domain import Leg
+from fleet.domain import Leg, LegKind, LegState
 from fleet.domain.commands import Command, MachineState
 from fleet.traffic.lanes import LaneTraffic
 from fleet.traffic.runway import RunwayTraffic
@@ -29,7 +29,12 @@ class FleetTraffic:
         elif machine_id not in self.lanes.vehicles:
             self._waiting[machine_id] = (leg, now_s)  # assigned once it reports where it is
         else:
-            self.lanes.assign(leg, machine_id, now_s)
+            self._assign_agv(leg, machine_id, now_s)
+
+    def _assign_agv(self, leg: Leg, machine_id: str, now_s: float) -> None:
+        self.lanes.assign(leg, machine_id, now_s)
+        if leg.state == LegState.LOADED and leg.kind == LegKind.AGV:  # recovered with the load on board: to the drop
+            self.lanes.load_handed_over(machine_id, now_s)
 
     def withdraw(self, leg_id: str, now_s: float) -> None:
         for mid, (leg, _) in list(self._waiting.items()):
@@ -47,7 +52,7 @@ class FleetTraffic:
         out = self.lanes.on_state(state)
         if state.machine_id in self._waiting and state.machine_id in self.lanes.vehicles:
             leg, now_s = self._waiting.pop(state.machine_id)
-            self.lanes.assign(leg, state.machine_id, now_s)
+            self._assign_agv(leg, state.machine_id, now_s)
         return out
 
     def tick(self, now_s: float, budget_s: float) -> list[Command]:

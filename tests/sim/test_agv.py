@@ -212,7 +212,8 @@ def test_same_command_id_twice_is_applied_once_and_unknown_machines_are_refused(
 
 
 def test_an_update_cannot_move_the_node_being_driven_to() -> None:
-    w, site = _world()
+    site = line_site()
+    w = World(site, [AgvSpec("a1", "N0")], strict_lanes=False)  # so only the stitching can refuse it
     w.apply(route(site, "a1", PATH, released=3))
     _run(w, 3)  # on the way to N1
     assert w.agvs.moving[0] and w.agvs.next_node_index(0) == "N1"
@@ -253,3 +254,37 @@ def test_an_update_from_the_base_end_while_driving_to_it_extends_the_route() -> 
     assert not any(e.startswith("orderError") for s in states for e in s.errors)
     assert w.agvs.last_node[0] == "N5"
     assert not [r for r in w.refused if "internal error" in r[2]]
+
+
+def test_an_update_from_the_base_end_may_change_the_horizon_while_driving() -> None:
+    w, site = _world()
+    w.apply(route(site, "a1", ["N0", "N1", "N2", "N3"], released=3))  # base N0..N2, horizon N3
+    _run(w, 8)
+    assert w.agvs.moving[0] and w.agvs.next_node_index(0) == "N2"
+    w.apply(route(site, "a1", ["N2", "N1"], update=1, first_seq=4))  # from the base end, turn back
+    states = _run(w, 40)
+    assert not any(e.startswith("orderError") for s in states for e in s.errors)
+    assert w.agvs.last_node[0] == "N1" and w.agvs.x[0] == pytest.approx(5.0)
+
+
+def test_an_edge_that_is_no_lane_is_refused_like_a_real_vehicle_map_would() -> None:
+    w, site = _world()
+    w.apply(route(site, "a1", ["N0", "N2"]))  # skips N1: no lane joins N0 and N2
+    states = _run(w, 5)
+    assert any("is no lane" in e for e in states[-1].errors) and w.agvs.x[0] == 0.0
+    loose = World(site, [AgvSpec("a1", "N0")], strict_lanes=False)
+    loose.apply(route(site, "a1", ["N0", "N2"]))
+    _run(loose, 30)
+    assert loose.agvs.last_node[0] == "N2"
+
+
+def test_waypoint_edges_know_their_lane_and_direction() -> None:
+    from sim.agv import _lane_key
+
+    assert _lane_key("N4", "N4>N5#1") == ("N4", "N5")
+    assert _lane_key("N4>N5#2", "N4>N5#1") == ("N5", "N4")
+    assert _lane_key("N4>N5#2", "N5") == ("N4", "N5")
+    assert _lane_key("N4>N5#1", "N1>N2#2") is None
+    w, _ = _world()
+    assert w.agvs.lane_of("S>N5#1", "N5") is None or w.agvs.lane_of("N5", "N5>S#1")[1]
+    assert w.agvs.lane_of("N5>S#1", "N5") == (w.agvs.lane_of("N5", "S")[0], False)  # against the one-way spur

@@ -105,7 +105,8 @@ async def live_poses(
     access_token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> StreamingResponse:
     """Machine poses (not stored), coalesced: at most `hz` frames a second, each with the
-    machines that moved since the last frame. Frame: `event: poses`, data a JSON list."""
+    machines that moved since the last frame. Frame: `event: poses`, data a JSON list; every
+    entry carries the frame's `t` (Unix seconds) and, for fused poses, `sigma_m` and `quality`."""
     period = 1.0 / hz
 
     async def body():
@@ -115,9 +116,11 @@ async def live_poses(
             poses = ctx.core.poses()
             fresh = [p for mid, p in poses.items() if seen.get(mid) != p["v"]]
             if fresh:
+                t = round(time.time(), 3)  # when the frame left (the page's event-to-screen latency)
                 for p in fresh:
                     seen[p["id"]] = p["v"]
-                yield f"event: poses\ndata: {json.dumps(fresh, separators=(',', ':'))}\n\n"
+                frame = [{**p, "t": t} for p in fresh]
+                yield f"event: poses\ndata: {json.dumps(frame, separators=(',', ':'))}\n\n"
                 idle = 0.0
             else:
                 idle += period

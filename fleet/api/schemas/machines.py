@@ -35,6 +35,13 @@ class MachinePublic(BaseModel):
     trolley_m: float | None = None
     hoist_m: float | None = None
     planned_path: list[str] = []
+    # the core's view of the machine
+    order_id: str | None = None
+    link_quality: float | None = None  # 0..1 (0: link lost)
+    pose_sigma_m: float | None = None  # 1-sigma position error of the fused pose, worst direction
+    pose_quality: str | None = None  # ok | degraded (slowed) | lost (stopped); None: not fused
+    pose_source: str | None = None  # fused | reported (the machine's own pose, before fusion has a track)
+    localization: dict[str, dict[str, float | int | None]] | None = None  # per source: rate, rejections, fix age
 
 
 class EstopResult(BaseModel):

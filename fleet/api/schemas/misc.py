@@ -134,3 +134,4 @@ class Kpis(BaseModel):
     utilisation_now: dict[str, float]
     utilisation_window: float
     orders_by_state: dict[str, int]
+    throughput_hourly: list[dict[str, float]] = []  # [{hour_s, done}], the last 12 clock hours

@@ -94,7 +94,7 @@ def test_amr_and_crane_across_processes(domain: int, inproc_name: str) -> None:
         # AMR: the released base n0..n3 of a 6-node order; it stops at n3
         hub.send(movement("amr-1", order_id="r1", n=6, released=4, spacing_m=2.0))
         assert wait_until(lambda: states["amr-1"][-1].last_node_id == "n3"
-                          and not states["amr-1"][-1].driving, timeout_s=20)
+                          and not states["amr-1"][-1].driving, timeout_s=45)
         last = states["amr-1"][-1]
         assert abs(last.x - 6.0) < 0.35 and last.order_id == "r1" and last.battery is not None
         # the independent ROS 2-style subscriber decoded the same path and goal
