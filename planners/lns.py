@@ -4,7 +4,8 @@ MAPF-LNS (Li, Chen, Harabor, Stuckey, Koenig, IJCAI 2021): repeatedly take a sma
 *neighbourhood* of agents, remove their paths, replan them one at a time (random order)
 with space-time A* against a reservation table of everybody else's paths, and keep the
 new paths only when the neighbourhood's sum of costs went down. Because each A* is
-bounded by what is left of the old cost, a failed or worse replan is cut short early.
+bounded by what is left of the old cost, a failed or worse replan is cut short early; an
+agent whose search fails keeps its old path when the agents replanned before it left it free.
 
 Neighbourhoods (picked by adaptive roulette, weights following the improvement each
 one brought, as in MAPF-LNS / MAPF-LNS2):
@@ -301,6 +302,30 @@ def _astar(a, start, goal, ub, indptr, indices, cptr, cind, dist, inf, blocked, 
     return -1
 
 
+@njit(cache=True, _nrt=False)
+def _path_free(row, cost, n, cptr, cind, keys, vals, goal_of, active, costs, visits, last,
+               t_res):  # pragma: no cover - numba
+    """Is this path (an agent's old one) still clear of every booked agent, goal rule included?"""
+    g = row[cost]
+    if _last_visit(keys, vals, g, n, visits, last, t_res) >= cost:
+        return False
+    for c in range(cptr[g], cptr[g + 1]):
+        if _last_visit(keys, vals, cind[c], n, visits, last, t_res) >= cost:
+            return False
+    for t in range(cost + 1):
+        v = row[t]
+        if _occupant(keys, vals, t, v, n, goal_of, active, costs) != -1:
+            return False
+        for c in range(cptr[v], cptr[v + 1]):
+            if _occupant(keys, vals, t, cind[c], n, goal_of, active, costs) != -1:
+                return False
+        if t > 0 and v != row[t - 1]:
+            b = _get(keys, vals, np.int64(t - 1) * n + v)
+            if b != -1 and _get(keys, vals, np.int64(t) * n + row[t - 1]) == b:
+                return False
+    return True
+
+
 @njit(cache=True)
 def _rings_free(paths, costs, nb, k, cptr, cind, occ_now, mark, stamp, stack):  # pragma: no cover
     """No step where a neighbourhood agent moves has a ring of agents following each other."""
@@ -514,7 +539,12 @@ def lns_kernel(indptr, indices, cptr, cind, dist, inf, starts, goals, lb, blocke
     stats = np.zeros(8, dtype=np.int64)
     stamp = 0
     it = 0
-    while it < max_iters:
+    total = 0
+    lb_total = 0
+    for a in range(n_agents):
+        total += costs[a]
+        lb_total += lb[a]
+    while it < max_iters and total > lb_total:
         if _now() > deadline:
             break
         it += 1
@@ -577,6 +607,11 @@ def lns_kernel(indptr, indices, cptr, cind, dist, inf, starts, goals, lb, blocke
                        blocked, wptr, wfrom, wto, horizon, keys, vals, goal_of, active, costs,
                        t_res, newp[x], nv, nt, npar, hkey, hidx, skey, sstamp, stamp, max_exp,
                        deadline, visits, last, stats[5:])
+            if c == -1 and _path_free(oldp[x], oldc[x], n, cptr, cind, keys, vals, goal_of,
+                                      active, costs, visits, last, t_res):
+                c = oldc[x]  # no better path: keep the old one if the others left it free
+                for t in range(c + 1):
+                    newp[x, t] = oldp[x, t]
             if c < 0:
                 stats[7] += 1
                 timed_out = c == -2
@@ -593,6 +628,7 @@ def lns_kernel(indptr, indices, cptr, cind, dist, inf, starts, goals, lb, blocke
         if accept and rot_on:
             accept = _rings_free(paths, costs, nb, k, cptr, cind, occ_now, mark, rstamp, stack)
         if accept:
+            total -= old - spent
             stats[1] += 1
             stats[2 + h] += old - spent
             weights[arm] = REACTION * (old - spent) + (1.0 - REACTION) * weights[arm]
@@ -637,7 +673,8 @@ def refine(
         return LnsResult(plan, initial, initial, 0, 0, time.perf_counter() - t0,
                          dict.fromkeys(HEURISTICS, 0))
     makespan = plan.shape[0] - 1
-    width = makespan + max(64, makespan) + 1
+    # room for paths up to twice the makespan, but no more than ~64 M cells in all
+    width = makespan + 1 + max(1, min(max(64, makespan), 2**26 // n_agents - makespan - 1))
     paths = np.empty((n_agents, width), dtype=np.int32)
     paths[:, : makespan + 1] = plan.T
     horizon = int(wto.max()) if wto.size else 0

@@ -233,3 +233,14 @@ def test_cli_reports_first_and_refined_cost(tmp_path) -> None:
     assert code == 0 and data["valid"]
     assert data["soc"] <= data["first_soc"] and data["soc_over_lb"] <= data["first_soc_over_lb"]
     assert data["refine_iterations"] > 0
+
+
+def test_refinement_stops_at_the_lower_bound() -> None:
+    # two agents dawdling on parallel rows: the optimum is the lower bound, and once there
+    # the search must end without waiting for its (long) deadline
+    g = grid(["......", "......"])
+    plan = np.array([[0, 0, 0, 1, 2, 3, 4, 5], [6, 6, 7, 8, 9, 10, 11, 11]], dtype=np.int32).T.copy()
+    out = _refine_direct(g, plan, time.perf_counter() + 600.0)
+    assert out.initial_soc == 13 and out.soc == 10
+    assert violations(g, out.plan, plan[0], plan[-1]) == []
+    assert out.iterations < 1000
