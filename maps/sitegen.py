@@ -182,9 +182,10 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
         b.node(f"CH{k}", -20.0 - 9.0 * (k - 1), road_y - 6.0)
         b.lane("L-W", f"CH{k}", 1.0)
         b.station(f"CHG{k}", "charger", f"CH{k}")
-    b.node("PK1", xs[-1] + 16, road_y - 6.0)
-    b.lane("L-E", "PK1", 1.0)
-    b.station("PARK1", "parking", "PK1")
+    for k in range(1, 5):  # parking bays west of the loop's east end, one per spur
+        b.node(f"PK{k}", xs[-1] + 16 + 9.0 * (k - 1), road_y - 6.0)
+        b.lane("L-E", f"PK{k}", 1.0)
+        b.station(f"PARK{k}", "parking", f"PK{k}")
     slots = []
     for row, cross in enumerate((8.0, 12.0, 16.0, 20.0, 24.0), start=1):
         for k, along in enumerate(range(10, int(runway_m) - 5, 3), start=1):

@@ -109,7 +109,8 @@ class LaneTraffic:
         self._zones: frozenset[str] = frozenset()
         self.handoff_open = lambda station, crane_leg: True  # set by FleetTraffic
         self._station_nodes = frozenset(self.graph.index(st.node) for st in site.stations)
-        self._no_idle = self._spur_nodes()
+        self._rest_nodes = [self.graph.index(st.node) for st in site.stations if st.kind in ("parking", "charger")]
+        self._no_idle = self._spur_nodes() - frozenset(self._rest_nodes)
         self.replans = 0
         self.held_rotations = 0
         self.plan_steps = 0
@@ -463,15 +464,45 @@ class LaneTraffic:
             if v.goal >= 0:
                 wanted.update((v.goal, *g.conflicts(v.goal).tolist()))
         goals = np.empty(len(active), dtype=np.int32)
+        # an idle vehicle rests on a free parking place or charger if there is one (on a
+        # one-way loop it would hold up everyone behind it), else keeps out of the way
+        resting = {prev[v.agent] for v in self.vehicles.values() if v.job is None} & set(self._rest_nodes)
+        claimed = {prev[v.agent] for v in self.vehicles.values()} | {v.goal for v in self.vehicles.values() if v.goal >= 0}
         for k, v in enumerate(active):
             at = prev[v.agent]
             if v.goal >= 0:
                 goals[k] = v.goal
-            elif at in wanted:
-                goals[k] = self._free_spot(at, wanted, blocked)
-            else:
+            elif at in self._rest_nodes:
                 goals[k] = at
+            else:
+                spot = self._rest_spot(at, claimed | resting, blocked)
+                if spot >= 0:
+                    claimed.add(spot)
+                    goals[k] = spot
+                elif at in wanted:
+                    goals[k] = self._free_spot(at, wanted, blocked)
+                else:
+                    goals[k] = at
         return goals
+
+    def _rest_spot(self, start: int, taken: set[int], blocked: np.ndarray) -> int:
+        """The nearest parking place or charger (breadth first) nobody holds or heads for."""
+        free = set(self._rest_nodes) - taken
+        if not free:
+            return -1
+        seen, frontier = {start}, [start]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for w in self.graph.neighbours(u).tolist():
+                    if w in seen or blocked[w]:
+                        continue
+                    if w in free:
+                        return w
+                    seen.add(w)
+                    nxt.append(w)
+            frontier = nxt
+        return -1
 
     def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> None:
         """The step planner stalled: plan the active vehicles to their goals with the
