@@ -157,7 +157,7 @@ class SimVda5050Vehicle:
 
     def _on_connect(self) -> None:
         self._publish("connection", self._connection("ONLINE"), qos=1, retain=True)
-        self._publish("factsheet", self._factsheet())
+        self._publish("factsheet", self._factsheet(), qos=1, retain=True)  # a late master still gets it
         self._dirty = True
 
     def _on_message(self, topic: str, payload: bytes) -> None:

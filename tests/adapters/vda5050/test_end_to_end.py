@@ -47,7 +47,7 @@ def test_orders_run_end_to_end_on_both_versions(site) -> None:  # type: ignore[n
     n = sniffer.check_all({"A1": "2.0.0", "B1": "2.1.0"})
     assert n > 20 and {"order", "state", "connection", "factsheet", "visualization"} <= sniffer.topics()
     assert gw.master.counters.invalid_total == 0
-    assert gw.master.factsheet("agv-a") is not None
+    assert wait_until(lambda: gw.master.factsheet("agv-a") is not None)
 
 
 def test_instant_actions_pause_resume_and_cancel(site) -> None:  # type: ignore[no-untyped-def]
