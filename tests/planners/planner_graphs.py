@@ -38,3 +38,23 @@ def lane_graph(n: int, edges: list[tuple[int, int]],
 
 def undirected(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [e for a, b in pairs for e in ((a, b), (b, a))]
+
+
+def conflict_sets(n: int, pairs: list[tuple[int, int]]) -> dict[int, set[int]]:
+    """Each node's footprint-conflict partners, from symmetric pairs."""
+    conf: dict[int, set[int]] = {v: set() for v in range(n)}
+    for a, b in pairs:
+        conf[a].add(b)
+        conf[b].add(a)
+    return conf
+
+
+def spread(order, k: int, conf: dict[int, set[int]]) -> list[int]:  # type: ignore[no-untyped-def]
+    """The first k nodes of `order` that are distinct and not in conflict with each other."""
+    taken: list[int] = []
+    for v in order:
+        if v not in taken and not (conf[v] & set(taken)):
+            taken.append(int(v))
+        if len(taken) == k:
+            break
+    return taken

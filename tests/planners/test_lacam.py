@@ -12,7 +12,7 @@ from planners.errors import PlanInputError
 from planners.lacam import solve
 from planners.problem import Blocks
 from planners.validate import violations
-from tests.planners.planner_graphs import grid, lane_graph, undirected
+from tests.planners.planner_graphs import conflict_sets, grid, lane_graph, spread, undirected
 
 OPEN = grid(["......", "......", "......", "......"])
 ROOMS = grid([
@@ -188,23 +188,11 @@ def footprint_instances(draw):
     g = lane_graph(n, edges, pairs)
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    conf = {v: set() for v in range(n)}
-    for a, b in pairs:
-        conf[a].add(b)
-        conf[b].add(a)
-
-    def spread(order, k):
-        taken: list[int] = []
-        for v in order:
-            if v not in taken and not (conf[v] & set(taken)):
-                taken.append(int(v))
-            if len(taken) == k:
-                break
-        return taken
+    conf = conflict_sets(n, pairs)
 
     k = draw(st.integers(1, 5))
-    s = spread(rng.permutation(n), k)
-    gl = spread(rng.permutation(n), len(s))
+    s = spread(rng.permutation(n), k, conf)
+    gl = spread(rng.permutation(n), len(s), conf)
     s = s[: len(gl)]
     return g, np.array(s), np.array(gl), seed
 

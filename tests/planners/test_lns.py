@@ -14,7 +14,7 @@ from planners.lacam import arrivals, solve
 from planners.lns import refine, symmetric_conflicts
 from planners.problem import Blocks
 from planners.validate import violations
-from tests.planners.planner_graphs import grid, lane_graph, undirected
+from tests.planners.planner_graphs import conflict_sets, grid, lane_graph, spread, undirected
 
 ROOMS = grid([
     "........",
@@ -168,22 +168,10 @@ def footprint_instances(draw):
     g = lane_graph(n, [(v, int(u)) for v in range(n) for u in g0.neighbours(v)], pairs)
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    conf = {v: set() for v in range(n)}
-    for a, b in pairs:
-        conf[a].add(b)
-        conf[b].add(a)
+    conf = conflict_sets(n, pairs)
 
-    def spread(order, k):
-        taken: list[int] = []
-        for v in order:
-            if v not in taken and not (conf[v] & set(taken)):
-                taken.append(int(v))
-            if len(taken) == k:
-                break
-        return taken
-
-    s = spread(rng.permutation(n), draw(st.integers(2, 6)))
-    gl = spread(rng.permutation(n), len(s))
+    s = spread(rng.permutation(n), draw(st.integers(2, 6)), conf)
+    gl = spread(rng.permutation(n), len(s), conf)
     return g, np.array(s[: len(gl)]), np.array(gl), seed, draw(st.booleans())
 
 
