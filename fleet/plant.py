@@ -431,25 +431,18 @@ class Plant:
         domain = int(os.environ.get("ROS_DOMAIN_ID", str(100 + os.getpid() % 100)))
         sc, speed = self.scenario, self.opts.speed
         machines = tuple(Ros2Machine(a.id, a.id.replace("-", "_"), "amr") for a in sc.agvs)
-        gw = Ros2Gateway(Ros2Config("gw-ros2", self.opts.endpoint, machines, backend="dds", domain_id=domain),
-                         heartbeat_s=0.2)
+        nodes = tuple((n.id, float(n.x), float(n.y)) for n in sc.site.nodes)  # so the gateway knows where a pose is
+        gw = Ros2Gateway(Ros2Config("gw-ros2", self.opts.endpoint, machines, backend="dds", domain_id=domain,
+                                    nodes=nodes), heartbeat_s=0.2)
         gw.start()
         self._parts.append(gw)
-        # A ROS 2 robot reports a pose, not a node: put each on its start node, as a
-        # commissioning engineer does; after that the gateway tracks the nodes it reaches.
-        deadline = time.monotonic() + 10
-        while len(gw._live) < len(sc.agvs) and time.monotonic() < deadline:  # on_start runs on the bus thread
-            time.sleep(0.01)
-        for a in sc.agvs:
-            live = gw._live.get(a.id)
-            if live is not None:
-                live.state = dataclasses.replace(live.state, last_node_id=a.start_node)
         robots_transport = DdsTransport(domain)
         self._parts.append(_Closer(robots_transport.close))
         robots = {}
-        for a in sc.agvs:
+        for a in sc.agvs:  # each robot knows its start node, as a commissioning engineer sets it
             node = sc.site.node_by_id[a.start_node]
-            robots[a.id] = SimAmr(robots_transport, a.id.replace("-", "_"), a.max_speed_mps * speed, (node.x, node.y))
+            robots[a.id] = SimAmr(robots_transport, a.id.replace("-", "_"), a.max_speed_mps * speed, (node.x, node.y),
+                                  start_node=a.start_node, action_s=max(0.02, float(a.pick_s) / speed))
         self.vehicles = robots
         rate = 20.0
 
@@ -658,7 +651,8 @@ class Lockstep:
     The core runs unthreaded (`FleetCore(threaded=False)` on a `SimClock`), as in
     `sim.core_brain`; every planning period this thread calls `run_once()` (API
     commands, machine states, a traffic tick; a dispatch round every
-    `dispatch_period_s` of simulated time, as the threaded core's period), waits until the
+    `dispatch_period_s` of simulated time, and `dispatch_min_gap_s` after an event that
+    wants one, as the threaded core does on the wall clock), waits until the
     gateway has acknowledged every command the hub sent, steps the simulator, and
     waits until the hub has every state the step produced. So the vehicle bus is
     really crossed, in both directions, and simulated time never runs ahead of it.
@@ -666,10 +660,10 @@ class Lockstep:
     """
 
     def __init__(self, core: Any, hub: Any, plant: Plant, clock: Any, *, dt_s: float, plan_period_s: float,
-                 dispatch_period_s: float = 10.0, settle_s: float = 2.0) -> None:
+                 dispatch_period_s: float = 10.0, dispatch_min_gap_s: float = 2.0, settle_s: float = 2.0) -> None:
         self.core, self.hub, self.plant, self.clock = core, hub, plant, clock
         self.dt_s, self.plan_period_s, self.settle_s = dt_s, plan_period_s, settle_s
-        self.dispatch_period_s = dispatch_period_s
+        self.dispatch_period_s, self.dispatch_min_gap_s = dispatch_period_s, dispatch_min_gap_s
         self.steps = 0
         self.late_settles = 0
         self._stop = threading.Event()
@@ -698,15 +692,12 @@ class Lockstep:
     def _run(self) -> None:
         machines = [m.id for m in self.core.machines_configured()]
         now = self.clock.now()
-        next_plan = next_dispatch = now
+        next_plan = now
         while not self._stop.is_set():
             try:
                 if now >= next_plan - 1e-9:
                     next_plan += self.plan_period_s
-                    dispatch = now >= next_dispatch - 1e-9
-                    if dispatch:
-                        next_dispatch = now + self.dispatch_period_s
-                    self.core.run_once(dispatch=dispatch)
+                    self.core.run_once(dispatch=self.core.dispatch_due(self.dispatch_period_s, self.dispatch_min_gap_s))
                     self._settle(lambda: all(self.hub.pending(m) == 0 for m in machines))
                 now, sent = self.plant.advance(self.dt_s)
                 self._settle(lambda s=sent: self._received() >= s)

@@ -146,8 +146,10 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
     b = _Builder(name, "Steel coil yard: cranes share one runway over two-tier coil slots; coils are "
                  "handed to coil-transport AGVs at handoff stations and carried to the shipping docks.")
     # a one-way loop: the in-bay aisle runs west just outside the slots, the yard road
-    # runs east; heavy coil transporters never meet head-on. Handoffs and docks are
-    # spurs, so a vehicle standing at one does not block the loop.
+    # runs east; heavy coil transporters never meet head-on. One-way links between the
+    # two, alternately down and up every 20 m, make a ladder, so no trip goes the whole
+    # way round. Handoffs, docks, mills, chargers and parking are straight spurs 10 m
+    # apart, so a vehicle standing at one blocks neither the loop nor its neighbours.
     aisle_y, road_y, spur = -6.0, -25.0, 8.0
     xs = [x * 10.0 for x in range(int(runway_m / 10) + 1)]
     aisle = [b.node(f"B-{int(x)}", x, aisle_y) for x in xs]
@@ -164,28 +166,32 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
     b.node("L-M", middle, (aisle_y + road_y) / 2)
     b.lane(f"B-{int(middle)}", "L-M", 2.0, two_way=False)
     b.lane("L-M", f"R-{int(middle)}", 2.0, two_way=False)
+    for k, x in enumerate(xs[2:-1:2]):  # 20 down, 40 up, 60 (L-M) down, 80 up, 100 down
+        if x == middle:
+            continue
+        down = k % 2 == 0
+        b.lane(f"B-{int(x)}", f"R-{int(x)}", 2.0, two_way=False) if down else b.lane(f"R-{int(x)}", f"B-{int(x)}", 2.0, two_way=False)
     handoffs = [runway_m * f for f in (0.25, 0.5, 0.75)]
     for k, hx in enumerate(handoffs, start=1):
         hid = f"HO{k}"
         b.node(hid, hx + 5.0, aisle_y + spur)
         b.lane(f"B-{int(hx)}", hid, 1.0)
         b.station(f"H{k}", "handoff", hid, bay="BAY1", runway_m=hx + 5.0, cross_m=aisle_y + spur, load_types=["coil"])
-    for k, x in enumerate(xs[2:-1:3], start=1):
-        b.node(f"DK{k}", x + 5.0, road_y - spur)
-        b.lane(f"R-{int(x)}", f"DK{k}", 1.0)
-        b.station(f"DOCK{k}", "drop", f"DK{k}", load_types=["coil"])
+
+    def spur_at(x: float, nid: str) -> str:
+        b.node(nid, x, road_y - spur)
+        b.lane(f"R-{int(x)}", nid, 1.0)
+        return nid
+
+    # along the road: mills at the ends, docks between them, chargers and parking between those
     for k, x in enumerate((xs[1], xs[-2]), start=1):
-        b.node(f"ML{k}", x + 5.0, road_y - spur)
-        b.lane(f"R-{int(x)}", f"ML{k}", 1.0)
-        b.station(f"MILL{k}", "pickup", f"ML{k}", load_types=["coil"])
-    for k in range(1, 4):
-        b.node(f"CH{k}", -20.0 - 9.0 * (k - 1), road_y - 6.0)
-        b.lane("L-W", f"CH{k}", 1.0)
-        b.station(f"CHG{k}", "charger", f"CH{k}")
-    for k in range(1, 5):  # parking bays west of the loop's east end, one per spur
-        b.node(f"PK{k}", xs[-1] + 16 + 9.0 * (k - 1), road_y - 6.0)
-        b.lane("L-E", f"PK{k}", 1.0)
-        b.station(f"PARK{k}", "parking", f"PK{k}")
+        b.station(f"MILL{k}", "pickup", spur_at(x, f"ML{k}"), load_types=["coil"])
+    for k, x in enumerate(xs[3:-2:2], start=1):
+        b.station(f"DOCK{k}", "drop", spur_at(x, f"DK{k}"), load_types=["coil"])
+    for k, x in enumerate(xs[0:5:2], start=1):
+        b.station(f"CHG{k}", "charger", spur_at(x, f"CH{k}"))
+    for k, x in enumerate(xs[6::2], start=1):
+        b.station(f"PARK{k}", "parking", spur_at(x, f"PK{k}"))
     slots = []
     for row, cross in enumerate((8.0, 12.0, 16.0, 20.0, 24.0), start=1):
         for k, along in enumerate(range(10, int(runway_m) - 5, 3), start=1):

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 TERMINAL = {"done", "failed", "cancelled"}
 
 
+DISPATCH_PERIOD_S = 10.0  # simulated seconds between dispatch rounds, as in a real shift
+DISPATCH_MIN_GAP_S = 2.0  # and this soon after an event that wants one (a leg done)
+
+
 class CoreBrain:
     """Implements `sim.runner.Brain` over a FleetCore with the production strategies."""
 
@@ -100,7 +104,7 @@ class CoreBrain:
 
     def tick(self, now_s: float) -> list[Command]:
         self.clock.set(max(now_s, self.clock.now()))
-        self.core.run_once()
+        self.core.run_once(dispatch=self.core.dispatch_due(DISPATCH_PERIOD_S, DISPATCH_MIN_GAP_S))
         self._settle(now_s)
         self._read_events()
         return self.link.take()

@@ -10,6 +10,7 @@ function of (site, fleet, scenario, seed).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -68,7 +69,9 @@ class World:
         self.link = Link(link or LinkProfile.perfect(), np.random.default_rng([seed, 1]))
         self.state_period_s = state_period_s
         self.idle_state_period_s = idle_state_period_s
-        self._faults = sorted(faults)
+        # fault times count from the start of the shift, the world's clock from `start_s`
+        # (the demo's world runs on Unix time)
+        self._faults = sorted(dataclasses.replace(f, at_s=f.at_s + float(start_s)) for f in faults)
         self._fault_k = 0
         self._clears: list[tuple[float, int, FaultEvent]] = []
         self._down: list[tuple[float, int, Command]] = []

@@ -3,7 +3,8 @@
 Field names, order and types follow the .msg definitions of ROS 2 (common_interfaces,
 rcl_interfaces), and each type carries its ROS 2 DDS type name
 (`pkg::msg::dds_::Name_`), so real ROS 2 nodes on the same domain match them.
-No custom message types are used (see docs/adapters.md for the conventions).
+Beyond the standard types, `fleet5g_msgs` (ActionRequest, ActionState, RobotState, at the
+end) carries what they cannot: node actions and their states (docs/adapters.md).
 """
 
 # No `from __future__ import annotations`: cyclonedds resolves these hints at runtime.
@@ -165,3 +166,50 @@ def stamp(t_s: float) -> Time:
 
 def seconds(t: Time) -> float:
     return t.sec + t.nanosec * 1e-9
+
+
+# --- diagnostic_msgs (standard) and fleet5g_msgs (this project's package) ------------------
+# The fleet5g_msgs types are what ROS 2 generates from the .msg files in docs/adapters.md
+# ("Connecting a ROS 2 robot"); a robot team builds that package and gets the same wire types.
+
+
+@dataclass
+class KeyValue(IdlStruct, typename="diagnostic_msgs::msg::dds_::KeyValue_"):
+    key: str = ""
+    value: str = ""
+
+
+@dataclass
+class ActionRequest(IdlStruct, typename="fleet5g_msgs::msg::dds_::ActionRequest_"):
+    """fleet -> robot on `fleet_action`: run this action (now, or it is at `node_id`)."""
+
+    header: Header = field(default_factory=Header)
+    action_id: str = ""
+    action_type: str = ""  # pick, drop, startCharging, stopCharging, initPosition, startPause, ...
+    blocking_type: str = "HARD"  # NONE, SOFT, HARD (VDA 5050's meaning)
+    node_id: str = ""  # the node it belongs to; "" for an instant action
+    parameters: sequence[KeyValue] = field(default_factory=list)
+
+
+# ActionState.status values (VDA 5050's action states, as ROS uint8 constants)
+ACTION_STATUS = ("WAITING", "INITIALIZING", "RUNNING", "PAUSED", "FINISHED", "FAILED")
+
+
+@dataclass
+class ActionState(IdlStruct, typename="fleet5g_msgs::msg::dds_::ActionState_"):
+    action_id: str = ""
+    action_type: str = ""
+    status: uint8 = 0  # index into ACTION_STATUS
+    result: str = ""
+
+
+@dataclass
+class RobotState(IdlStruct, typename="fleet5g_msgs::msg::dds_::RobotState_"):
+    """robot -> fleet on `fleet_state`: what the standard topics cannot say."""
+
+    header: Header = field(default_factory=Header)
+    last_node_id: str = ""  # the node the robot knows it is on ("" = unknown: the gateway infers)
+    load_id: str = ""  # "" = no load
+    paused: bool = False
+    errors: sequence[str] = field(default_factory=list)
+    action_states: sequence[ActionState] = field(default_factory=list)

@@ -179,13 +179,30 @@ class RclpyTransport:
             kwargs[f.name] = item
         return msg_type(**kwargs)
 
+    def _ros_class_or_none(self, msg_type: type, topic: str) -> Any:
+        """None where the interface package is not built here (fleet5g_msgs): that topic
+        is left out, and the robot is driven with the standard topics only."""
+        try:
+            return self._ros_class(msg_type)
+        except (ImportError, AttributeError):
+            log.warning("rclpy: %s not installed; %s not used",
+                        msg_type.__idl_typename__, topic)  # type: ignore[attr-defined]
+            return None
+
     def publisher(self, namespace: str, name: str, msg_type: type) -> Callable[[Any], None]:
-        pub = self._node.create_publisher(self._ros_class(msg_type), ros_name(namespace, name), 10)
+        topic = ros_name(namespace, name)
+        cls = self._ros_class_or_none(msg_type, topic)
+        if cls is None:
+            return lambda value: None
+        pub = self._node.create_publisher(cls, topic, 10)
         return lambda value: pub.publish(self._to_ros(value))
 
     def subscribe(self, namespace: str, name: str, msg_type: type, callback: Callback) -> None:
-        self._node.create_subscription(self._ros_class(msg_type), ros_name(namespace, name),
-                                       lambda m: callback(self._from_ros(msg_type, m)), 10)
+        topic = ros_name(namespace, name)
+        cls = self._ros_class_or_none(msg_type, topic)
+        if cls is not None:
+            self._node.create_subscription(cls, topic,
+                                           lambda m: callback(self._from_ros(msg_type, m)), 10)
 
     def close(self) -> None:
         self._executor.shutdown()

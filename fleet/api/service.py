@@ -32,6 +32,14 @@ from fleet.store.leader import Leadership
 
 log = logging.getLogger(__name__)
 
+# The interpreter's GIL switch interval while a service runs. The core's command thread
+# gives up the GIL at every store call (SQLite statement, PostgreSQL round trip) and must
+# win it back from the HTTP loop and the bus (and, in the demo, the simulator), which are
+# busy Python threads: at the default 5 ms each of those waits can take a whole interval,
+# and a batch makes several. 1 ms cut a submission's p50 under two busy threads from
+# 30-140 ms to 7-10 ms (see docs/benchmarks.md, service).
+SWITCH_INTERVAL_S = 0.001
+
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message (+ exception)."""
@@ -108,7 +116,8 @@ class Service:
         if site is not None and (site.racks or any(b.slots for b in site.crane_bays)):
             from fleet.core.stock import StockKeeper, build_inventory
 
-            self.inventory = build_inventory(self.store, site, now=lambda: self.core.clock.now())
+            self.inventory = build_inventory(self.store, site, now=lambda: self.core.clock.now(),
+                                             emit=lambda type_, payload: self.core.record_event(type_, payload))
             stock = StockKeeper(self.inventory)  # frames: set `stock.frames` (the demo: the sim's cameras)
         self.core = FleetCore(
             self.store, site, machines=machines, clock=clock, dispatcher=dispatcher, traffic=traffic, link=link,
@@ -162,6 +171,8 @@ class Service:
 
     def start(self) -> Service:
         """Start the background parts (not the HTTP server)."""
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.loopback is not None:
             self.loopback.start()
         self.webhooks.start()

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -197,6 +198,7 @@ class FleetCore:
         self._last_tick = 0.0
         self._last_flush = 0.0
         self._last_idle_round = 0.0
+        self._last_stepped_dispatch = -math.inf
         self._rich_dispatcher = bool(getattr(self.dispatcher, "plans_rounds", False))
         self._ids = itertools.count(1)
         self._busy_samples: collections.deque[tuple[float, float]] = collections.deque(maxlen=3600)
@@ -395,16 +397,25 @@ class FleetCore:
             self._apply_batch(batch)
         if dispatch:
             self._dispatch_wanted = True
-            self._rounds(inline=True, force=True)
-        else:
-            self._tick()
+        self._rounds(inline=True, force=True, dispatch=dispatch)
         while True:  # what the rounds queued (their results)
             batch = self._take(0)
             if not batch:
                 break
             self._apply_batch(batch)
 
-    def _rounds(self, inline: bool, force: bool = False) -> None:
+    def dispatch_due(self, period_s: float, min_gap_s: float) -> bool:
+        """For a stepper on a simulated clock: is a dispatch round due now, on the core's
+        own clock? Every `period_s`, and `min_gap_s` after an event that wants one (a leg
+        done, a machine back), so rounds cost what they would in a real shift."""
+        now = self.clock.now()
+        since = now - self._last_stepped_dispatch
+        if since >= period_s or (self._dispatch_wanted and since >= min_gap_s):
+            self._last_stepped_dispatch = now
+            return True
+        return False
+
+    def _rounds(self, inline: bool, force: bool = False, dispatch: bool = True) -> None:
         now = time.monotonic()
         # dispatch
         fut = self._dispatch_inflight
@@ -418,7 +429,7 @@ class FleetCore:
             self._apply_batch([self._assignment_item(assignments)])
         due = now - self._last_dispatch >= self.settings.dispatch_period_s
         quick = self._dispatch_wanted and now - self._last_dispatch >= self.settings.dispatch_min_gap_s
-        if self._dispatch_inflight is None and (force or due or quick):
+        if dispatch and self._dispatch_inflight is None and (force or due or quick):
             self._last_dispatch = now
             self._dispatch_wanted = False
             snapshot = self._snapshot()
@@ -630,6 +641,14 @@ class FleetCore:
         self._apply_batch([_Item("link-check", apply, concurrent.futures.Future())])
 
     # ------------------------------------------------------------------ commands (public)
+    def record_event(self, type_: str, payload: dict[str, Any]) -> None:
+        """An event from a part beside the core (the inventory, the tally): stored and
+        streamed in the core's next batch, so it has an id, survives a restart, and reaches
+        SSE, WebSocket and webhook clients like every other event. (A follower's parts
+        do not change state; the leader's record it.)"""
+        with contextlib.suppress(NotLeader):
+            self._enqueue("event", lambda tx: self._event(tx, type_, payload))
+
     def submit_order(self, req: OrderRequest, actor: Actor = SYSTEM) -> concurrent.futures.Future[tuple[Order, bool]]:
         """Store a new order (or find the same earlier one): resolves to (order, created).
 

@@ -15,6 +15,7 @@ never set down at an empty handoff.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from planners.runway import (
 )
 from planners.runway_validate import validate_runway
 
+JOBS_PER_CRANE = 4  # crane legs planned ahead per crane each round (the rest wait their turn)
 BUSY_DEFAULT_S = 60.0  # a busy crane with no estimate is taken to be free this much later
 
 
@@ -113,14 +115,19 @@ def crane_jobs(
     dnb = drop_not_before_s or {}
     jobs: list[RunwayJob] = []
     bad: list[LegId] = []
-    for leg in legs:
-        if leg.kind != LegKind.CRANE or leg.extra.get("bay", bay.id) != bay.id:
-            continue
-        if leg.state == LegState.PENDING and leg.id not in ready:
-            continue
-        if leg.state not in (LegState.OPEN, LegState.PENDING, LegState.ASSIGNED):
-            continue
-        if leg.state == LegState.ASSIGNED and leg.machine_id not in {c.id for c in bay.cranes}:
+    ours = {c.id for c in bay.cranes}
+    wanted = [leg for leg in legs if leg.kind == LegKind.CRANE and leg.extra.get("bay", bay.id) == bay.id
+              and (leg.state in (LegState.OPEN, LegState.ASSIGNED) or (leg.state == LegState.PENDING and leg.id in ready))
+              and (leg.state != LegState.ASSIGNED or leg.machine_id in ours)]
+    # a horizon: the legs under way and the most urgent few per crane. A backlog of
+    # hundreds of coil moves would make every round's CP-SAT model slow for nothing:
+    # the cranes can only do the first few before the next round re-plans anyway.
+    cap = JOBS_PER_CRANE * max(1, len(bay.cranes))
+    waiting = sorted((leg for leg in wanted if leg.state != LegState.ASSIGNED),
+                     key=lambda g: (-g.priority, ready.get(g.id, 0.0), g.deadline_s or math.inf, g.created_s, g.id))
+    keep = {leg.id for leg in wanted if leg.state == LegState.ASSIGNED} | {leg.id for leg in waiting[:cap]}
+    for leg in wanted:
+        if leg.id not in keep:
             continue
         a = place_on_runway(site, leg.source)
         b = place_on_runway(site, leg.destination)

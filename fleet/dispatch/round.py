@@ -24,7 +24,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fleet.dispatch.assignment import Assignment, Availability, Dispatcher, OrToolsDispatcher
+from fleet.dispatch.assignment import (
+    Assignment,
+    Availability,
+    Dispatcher,
+    OrToolsDispatcher,
+    urgency_key,
+)
 from fleet.dispatch.charging import ChargePlan, Charger, ChargingPolicy, may_work, plan_charging
 from fleet.dispatch.cranes import BaySchedule, schedule_bay
 from fleet.dispatch.distances import SiteDistances, distances_for
@@ -46,6 +52,8 @@ from maps.site import Site
 from planners.runway import RunwaySchedule
 
 RELEASE_HORIZON_S = 120.0  # open an AGV handoff leg this long before its crane sets the load down
+HANDOFF_BOOST = 3  # priority steps added to an AGV leg a crane waits on
+MAX_PRIORITY = 9
 
 
 @dataclass(frozen=True)
@@ -145,10 +153,21 @@ def dispatch_round(
             elif before.id in expected and before.state in (LegState.ASSIGNED, LegState.TO_PICKUP, LegState.LOADED):
                 ready[leg.id] = expected[before.id].done_s
     crane_budget = budget_s * 0.6 / max(1, len(bays))
+    booked = handoffs_booked(current, by_id, site)
+    # one coil per handoff at a time: a crane does not start a coil towards a handoff
+    # that holds (or is about to receive) a coil, or that another crane is bringing one to
+    schedulable = []
+    taken = set(booked.inbound | booked.outbound)
+    for leg in sorted(current, key=urgency_key):
+        if leg.kind == LegKind.CRANE and leg.state == LegState.OPEN and leg.destination in booked.stations:
+            if leg.destination in taken:
+                continue
+            taken.add(leg.destination)
+        schedulable.append(leg)
     schedules: dict[str, BaySchedule] = {}
     for bay in bays:
         schedules[bay] = schedule_bay(
-            site, bay, current, crane_by_id, now_s, crane_budget, (previous or {}).get(bay), ready, None, crane_busy_until
+            site, bay, schedulable, crane_by_id, now_s, crane_budget, (previous or {}).get(bay), ready, None, crane_busy_until
         )
     crane_times = _crane_times(schedules)
 
@@ -169,7 +188,9 @@ def dispatch_round(
             drop = expected[before.id].done_s
         else:
             continue
-        if drop - now_s <= release_horizon_s:
+        # a crane that has the leg waits for its AGV before it lifts the coil (traffic),
+        # so that AGV leg opens now, however far off the set-down looks
+        if drop - now_s <= release_horizon_s or before.state in (LegState.ASSIGNED, LegState.LOADED):
             released.append(leg.id)
             ready_agv[leg.id] = drop - HANDOFF_MARGIN_S
 
@@ -188,8 +209,21 @@ def dispatch_round(
     urgent = plan_charging(site, idle_now, chargers, now_s, policy, (), closed_zones, dist, opportunity=False)
     charging_ids = {p.vehicle_id for p in urgent}
     workers = [a for a in pool if a.vehicle.id not in charging_ids and may_work(a.vehicle, a.battery, policy)]
-    open_legs = [leg for leg in current if leg.kind == LegKind.AGV and leg.state == LegState.OPEN]
-    open_legs += [transition_leg(by_id[lid], LegState.OPEN, now_s) for lid in released]
+    # an AGV does not bring a coil to a handoff that is taken: by a coil waiting for a
+    # crane, or by a crane coming to set one down there
+    open_legs = []
+    taken_handoffs = set(booked.inbound | booked.outbound)
+    for leg in sorted((g for g in current if g.kind == LegKind.AGV and g.state == LegState.OPEN), key=urgency_key):
+        if leg.destination in taken_handoffs:
+            continue
+        if leg.destination in booked.stations:
+            taken_handoffs.add(leg.destination)  # one coil at a time: the most urgent goes
+        open_legs.append(leg)
+    # a crane waits (or soon will) for the AGV of a handoff leg: those go first
+    open_legs = [dataclasses.replace(leg, priority=min(MAX_PRIORITY, leg.priority + HANDOFF_BOOST))
+                 if leg.after in by_id and by_id[leg.after].kind == LegKind.CRANE else leg for leg in open_legs]
+    open_legs += [dataclasses.replace(transition_leg(by_id[lid], LegState.OPEN, now_s),
+                                      priority=min(MAX_PRIORITY, by_id[lid].priority + HANDOFF_BOOST)) for lid in released]
     disp = dispatcher or OrToolsDispatcher(site, closed_zones, dist)
     assignments = disp.assign(open_legs, workers, now_s, ready_agv)
     method = getattr(disp, "last_method", type(disp).__name__)
@@ -236,6 +270,36 @@ def dispatch_round(
         elapsed_s=time.perf_counter() - t0,
         notes=tuple(notes),
     )
+
+
+@dataclass(frozen=True)
+class HandoffBookings:
+    """Which handoff stations are taken, and by what: `inbound`, a coil an AGV brought
+    (or is bringing) that no crane has lifted yet; `outbound`, a crane under way to set
+    a coil down there for an AGV."""
+
+    inbound: frozenset[str]
+    outbound: frozenset[str]
+    stations: frozenset[str]  # every handoff station
+
+
+def handoffs_booked(legs: Sequence[Leg], by_id: Mapping[LegId, Leg], site: Site) -> HandoffBookings:
+    """A handoff holds one coil: book it so a crane and an AGV never wait on each other."""
+    stations = {st.id for st in site.stations if st.kind == "handoff"}
+    inbound: set[str] = set()
+    outbound: set[str] = set()
+    for leg in legs:
+        if leg.terminal:
+            continue
+        if leg.kind == LegKind.AGV and leg.destination in stations and leg.state in (LegState.ASSIGNED, LegState.LOADED):
+            inbound.add(leg.destination)  # a coil on its way in
+        elif leg.kind == LegKind.CRANE and leg.source in stations and leg.state in (LegState.OPEN, LegState.PENDING, LegState.ASSIGNED):
+            before = by_id.get(leg.after) if leg.after else None
+            if before is None or before.state == LegState.DONE:
+                inbound.add(leg.source)  # a coil standing there for a crane
+        elif leg.kind == LegKind.CRANE and leg.destination in stations and leg.state in (LegState.ASSIGNED, LegState.LOADED):
+            outbound.add(leg.destination)
+    return HandoffBookings(frozenset(inbound), frozenset(outbound), frozenset(stations))
 
 
 def _crane_times(schedules: Mapping[str, BaySchedule]) -> dict[LegId, CraneLegTiming]:

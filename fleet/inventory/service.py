@@ -188,12 +188,15 @@ class InventoryService:
             confirmed, unverified, discrepancies = 0, 0, []
             for p, load in self.yard.at.items():
                 pid = self.layout.ids[p]
-                r = last.get(pid)
-                if r is None or r["at_s"] < self.placed_s.get(pid, 0.0):
-                    unverified += 1
-                    continue
-                if r["read_label"] == load.id:
+                exact = last.get(pid)
+                # the core's drop records name the slot, the yard holds positions in it
+                r = exact if exact is not None else last.get(pid.split("/", 1)[0])
+                if r is not None and r["read_label"] == load.id:
+                    # a read naming this very load proves it, whenever it was made (the
+                    # drop's own record comes before the confirmed move that placed it)
                     confirmed += 1
+                elif r is None or exact is None or r["at_s"] < self.placed_s.get(pid, 0.0):
+                    unverified += 1  # no read of this position since the load came
                 else:
                     discrepancies.append({"position": pid, "expected": load.id, "read": r["read_label"],
                                           "kind": "unreadable" if r["read_label"] is None else "wrong-load",

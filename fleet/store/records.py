@@ -18,15 +18,37 @@ from fleet.domain import (
     Vehicle,
 )
 
+# How each type becomes plain JSON values, worked out once per type: the store writes an
+# order or leg body at every transition, so this is on the command thread's hot path.
+_LEAF, _SEQ, _MAP = 0, 1, 2
+_KINDS: dict[type, int | tuple[str, ...]] = {str: _LEAF, int: _LEAF, float: _LEAF, bool: _LEAF,
+                                             type(None): _LEAF, tuple: _SEQ, list: _SEQ, dict: _MAP}
+
+
+def _kind(cls: type) -> int | tuple[str, ...]:
+    if dataclasses.is_dataclass(cls):
+        kind: int | tuple[str, ...] = tuple(f.name for f in dataclasses.fields(cls))
+    elif issubclass(cls, tuple | list):
+        kind = _SEQ
+    elif issubclass(cls, dict):
+        kind = _MAP
+    else:
+        kind = _LEAF  # str enums and the like: json writes them as they are
+    _KINDS[cls] = kind
+    return kind
+
 
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = _kind(type(value))
+    if isinstance(kind, tuple):  # a dataclass: its field names
+        return {name: _plain(getattr(value, name)) for name in kind}
+    if kind == _LEAF:
+        return value
+    if kind == _SEQ:
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    return {k: _plain(v) for k, v in value.items()}
 
 
 def dumps(value: Any) -> str:

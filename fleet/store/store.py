@@ -11,11 +11,12 @@ SQL is written once with `?` placeholders; the PostgreSQL dialect rewrites them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,15 @@ class Dialect:
 SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "INTEGER")
 POSTGRES = Dialect("postgres", "BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BIGINT")
 
+# The events of a batch in one statement: ids from the sequence in the order given, each
+# returned with the event's position (1-based), so the mapping never depends on row order.
+_EVENTS_INSERT = (
+    "WITH given AS (SELECT nextval('events_id_seq') AS id, t, a, p, n"
+    " FROM unnest(%b::text[], %b::double precision[], %b::text[]) WITH ORDINALITY AS u(t, a, p, n)),"
+    " ins AS (INSERT INTO events (id, type, at_s, payload) SELECT id, t, a, p FROM given)"
+    " SELECT id, n FROM given ORDER BY n"
+)
+_CLIENTS_LOOKUP = "SELECT client_id, body, body_hash FROM orders WHERE client_id = ANY(%s)"
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgres))?\.sql$")
 
 
@@ -98,9 +108,14 @@ class Tx:
         # trip for a whole batch instead of one per statement); SQLite runs them at once.
         self._buffer: list[tuple[str, Any]] | None = [] if store.dialect is POSTGRES else None
         self._new_clients: dict[str, tuple[Order, str]] = {}
-        self._marks: list[tuple[int, int]] = []
+        self._marks: list[tuple[int, int, int, int]] = []
         self._flushes = 0
         self._events_sent = 0
+        # PostgreSQL: where a new order's INSERT waits in the buffer, so the update that
+        # queues it in the same command folds into it (one statement, not two)
+        self._order_rows: dict[str, tuple[int, int]] = {}
+        # PostgreSQL: client ids found stored by this transaction's lookups
+        self._clients_found: dict[str, tuple[Order, str]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a statement now (after any buffered writes, so the order of effects holds)."""
@@ -116,14 +131,16 @@ class Tx:
     # Savepoints: SQL on SQLite; on PostgreSQL a mark in the buffer (nothing was sent yet).
     def savepoint(self) -> None:
         """Mark a point to undo to (one level; the core uses one per command)."""
-        self._marks.append((len(self._buffer or ()), self._flushes, len(self.events)))
+        self._marks.append((len(self._buffer or ()), self._flushes, len(self.events), len(self._new_clients)))
         if self._buffer is None:
             self._conn.execute("SAVEPOINT cmd")
 
     def rollback_savepoint(self) -> None:
         """Undo every write and event since the savepoint."""
-        mark, flushes, n_events = self._marks[-1]
+        mark, flushes, n_events, n_clients = self._marks[-1]
         del self.events[n_events:]
+        for client_id in list(self._new_clients)[n_clients:]:  # the command's new orders are gone too
+            del self._new_clients[client_id]
         if self._buffer is None:
             self._conn.execute("ROLLBACK TO SAVEPOINT cmd")
             return
@@ -137,34 +154,44 @@ class Tx:
         if self._buffer is None:
             self._conn.execute("RELEASE SAVEPOINT cmd")
 
-    def flush(self) -> None:
-        """Send the buffered writes (PostgreSQL): statements grouped by text, each group
-        with `executemany` in one pipeline, events last with ids from one `nextval` query.
-        Grouping keeps the order within a group and puts each group where its first
-        statement was, which is all the core relies on (an order's insert before its updates)."""
+    def flush(self, commit: bool = False) -> None:
+        """Send the buffered writes (PostgreSQL) in one pipeline, so a whole batch costs one
+        round trip: statements grouped by text, each group with `executemany`; then the
+        events in one statement that takes their ids from the sequence and returns them
+        with each event's position; with `commit`, the COMMIT too. Grouping keeps the order
+        within a group and puts each group where its first statement was, which is all the
+        core relies on (an order's insert before its updates)."""
         if self._buffer is None:
             return
         events = self.events[self._events_sent:]
+        conn = self._conn
         if not self._buffer and not events:
+            if commit:
+                conn.commit()
             return
         groups: dict[str, list[tuple[Any, ...]]] = {}
         for sql, params in self._buffer:
             groups.setdefault(sql, []).append(params)
         self._buffer = []
         self._flushes += 1
-        if events:
-            rows = self._conn.execute("SELECT nextval('events_id_seq') AS id FROM generate_series(1, %s)",
-                                      (len(events),)).fetchall()
-            for event, row in zip(events, rows, strict=True):
-                self._finish_event(event, int(row["id"]), event.pop("_body"))
-            groups["INSERT INTO events (id, type, at_s, payload) VALUES (%s, %s, %s, %s)"] = [
-                (e["id"], e["type"], e["at_s"], e["_json_body"]) for e in events]
-            for e in events:
-                e.pop("_json_body", None)
-            self._events_sent = len(self.events)
-        with self._conn.cursor() as cur:
+        with conn.pipeline() as pipe, conn.cursor() as cur, conn.cursor() as ecur:
             for sql, batch in groups.items():
                 cur.executemany(sql, batch)
+            if events:
+                ecur.execute(_EVENTS_INSERT, ([e["type"] for e in events], [e["at_s"] for e in events],
+                                              [e["_body"] for e in events]))
+            if commit:
+                conn.commit()  # queues COMMIT and syncs: the one round trip
+            else:
+                pipe.sync()
+            rows = ecur.fetchall() if events else []
+        for row in rows:
+            event = events[int(row["n"]) - 1]
+            self._finish_event(event, int(row["id"]), event.pop("_body"))
+            event.pop("_json_body", None)
+        if any(a["id"] > b["id"] for a, b in itertools.pairwise(events)):  # never seen; live streams need id order
+            self.events[self._events_sent:] = sorted(events, key=lambda e: e["id"])
+        self._events_sent = len(self.events)
 
     @staticmethod
     def _finish_event(event: dict[str, Any], event_id: int, body: str) -> None:
@@ -185,6 +212,8 @@ class Tx:
 
     def put_order(self, order: Order, body_hash: str | None = None) -> None:
         if body_hash is None:
+            if self._fold_into_insert(order):
+                return
             self._write(
                 "UPDATE orders SET state = ?, priority = ?, updated_s = ?, body = ? WHERE id = ?",
                 (order.state.value, order.priority, order.updated_s, records.order_body(order), order.id),
@@ -192,12 +221,29 @@ class Tx:
             return
         if order.client_id:
             self._new_clients[order.client_id] = (order, body_hash)
+        if self._buffer is not None:
+            self._order_rows[order.id] = (len(self._buffer), self._flushes)
         self._write(
             "INSERT INTO orders (id, client_id, body_hash, state, priority, source, destination,"
             " created_s, updated_s, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (order.id, order.client_id, body_hash, order.state.value, order.priority, order.source,
              order.destination, order.created_s, order.updated_s, records.order_body(order)),
         )
+
+    def _fold_into_insert(self, order: Order) -> bool:
+        """PostgreSQL: write an update of an order inserted earlier in the same command into
+        its buffered INSERT. Only within one command (after its savepoint), so a rollback of
+        a later command can never leave an insert changed by it."""
+        where = self._order_rows.get(order.id)
+        if self._buffer is None or where is None or where[1] != self._flushes:
+            return False
+        index = where[0]
+        if self._marks and index < self._marks[-1][0]:
+            return False
+        sql, params = self._buffer[index]
+        self._buffer[index] = (sql, (*params[:3], order.state.value, order.priority, *params[5:8],
+                                     order.updated_s, records.order_body(order)))
+        return True
 
     def put_leg(self, leg: Leg) -> None:
         self._upsert(
@@ -209,7 +255,7 @@ class Tx:
     def add_timeline(self, order_id: str, at_s: float, state: str, stage: str | None = None,
                      leg_id: str | None = None, machine_id: str | None = None,
                      detail: str | None = None) -> None:
-        self.execute(
+        self._write(
             "INSERT INTO order_timeline (order_id, at_s, state, stage, leg_id, machine_id, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (order_id, at_s, state, stage, leg_id, machine_id, detail),
@@ -249,7 +295,7 @@ class Tx:
     def add_audit(self, at_s: float, actor: str, role: str | None, token_id: str | None,
                   action: str, target: str | None, source: str | None, outcome: str,
                   detail: str | None = None) -> None:
-        self.execute(
+        self._write(
             "INSERT INTO audit (at_s, actor, role, token_id, action, target, source, outcome, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (at_s, actor, role, token_id, action, target, source, outcome, detail),
@@ -259,6 +305,13 @@ class Tx:
         """Also sees orders written earlier in this transaction (still buffered)."""
         if client_id in self._new_clients:
             return self._new_clients[client_id]
+        if self._buffer is not None:  # PostgreSQL: one query for every submission the API has in flight
+            if client_id in self._clients_found:
+                return self._clients_found[client_id]
+            if self._store._known_absent(client_id):
+                return None
+            self._clients_found.update(self._store._lookup_clients(self._conn, [client_id]))
+            return self._clients_found.get(client_id)
         row = self._conn.execute(self._store.dialect.sql("SELECT body, body_hash FROM orders WHERE client_id = ?"),
                                  (client_id,)).fetchone()
         if row is None:
@@ -282,6 +335,9 @@ class Store:
         else:
             raise StoreError(f"store url {url!r}: use sqlite:///PATH or postgresql://...")
         self._write_lock = threading.RLock()
+        self._expected: set[str] = set()  # client ids of submissions in flight (see `expect_client`)
+        self._expected_lock = threading.Lock()
+        self._absent: set[str] = set()  # expected client ids known not stored (see `_mark_absent`)
         self._local = threading.local()
         self._all_conns: list[Any] = []
         self._conns_lock = threading.Lock()
@@ -402,12 +458,63 @@ class Store:
                     conn.execute("BEGIN IMMEDIATE")
                 tx = Tx(self, conn)
                 yield tx
-                tx.flush()
-                conn.execute("COMMIT") if self.dialect is SQLITE else conn.commit()
+                if self.dialect is SQLITE:
+                    conn.execute("COMMIT")
+                else:
+                    tx.flush(commit=True)
+                    if tx._new_clients:
+                        self._inserted(tx._new_clients)
             except BaseException:
                 with contextlib.suppress(Exception):
                     conn.execute("ROLLBACK") if self.dialect is SQLITE else conn.rollback()
                 raise
+
+    # idempotency lookups
+    def expect_client(self, client_id: str) -> None:
+        """The API is about to submit an order with this client id. On PostgreSQL the
+        idempotency lookups then go in bulk: a lookup that has to go out takes every other
+        unresolved submission in flight with it, so a batch needs one query, not one per
+        order. Call `forget_client` once the request is answered."""
+        with self._expected_lock:
+            self._expected.add(client_id)
+
+    def forget_client(self, client_id: str) -> None:
+        with self._expected_lock:
+            self._expected.discard(client_id)
+            self._absent.discard(client_id)
+
+    def _unresolved(self) -> list[str]:
+        """Expected client ids not yet known to be absent."""
+        with self._expected_lock:
+            return list(self._expected - self._absent)
+
+    def _known_absent(self, client_id: str) -> bool:
+        with self._expected_lock:
+            return client_id in self._absent
+
+    def _resolved(self, asked: list[str], found: set[str]) -> None:
+        """After a lookup: the ids found stored are no longer expected (their answer is a
+        replay, read when asked); the others are known absent. That stays true until this
+        writer commits an order with the id (`_inserted` drops it): only the leader's writer
+        inserts orders, and were two leaders ever to overlap, the unique client id would
+        refuse the duplicate (that batch fails). Only ids still expected are kept, so the
+        set is bounded by what is in flight."""
+        with self._expected_lock:
+            self._expected.difference_update(found)
+            self._absent.update(c for c in asked if c not in found and c in self._expected)
+
+    def _inserted(self, client_ids: Iterable[str]) -> None:
+        with self._expected_lock:
+            self._absent.difference_update(client_ids)
+
+    def _lookup_clients(self, conn: Any, client_ids: list[str]) -> dict[str, tuple[Order, str]]:
+        """Stored (order, body hash) of these and every other unresolved client id, by id."""
+        ids = list({*client_ids, *self._unresolved()})
+        found: dict[str, tuple[Order, str]] = {}
+        for row in conn.execute(_CLIENTS_LOOKUP, (ids,)).fetchall():
+            found[row["client_id"]] = (records.order_from_body(row["body"]), row["body_hash"])
+        self._resolved(ids, set(found))
+        return found
 
     # reading
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

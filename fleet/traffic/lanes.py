@@ -9,8 +9,9 @@ updates (base = released, horizon = planned but not released).
 
 A vehicle at its goal waiting for a pick, a drop, a crane or a charger is *held*: it
 leaves the planner's agents and its node is blocked, so nobody plans through it.
-A vehicle that stops (fault, offline, e-stop, out of service) is held where it is and
-the plan is cut back to what is released, then re-planned around it.
+A vehicle that stops (fault, offline, e-stop, out of service) is held at the end of what
+it was released (it may be anywhere up to there), and the plan is cut back to what is
+released, then re-planned around it.
 
 Called only from the core's thread (see fleet.core.strategies).
 """
@@ -167,8 +168,9 @@ class LaneTraffic:
         v.stopped = stopped
         if stopped:
             self._replan(stopped=frozenset({v.agent}))
-        elif self.exec is not None and v.held_at >= 0 and v.job is None and v.goal < 0:
-            v.held_at = -1
+        elif self.exec is not None and v.held_at >= 0 and (
+                v.goal < 0 or self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal):
+            v.held_at = -1  # back in the plan; a vehicle held at its goal stays (its action runs there)
 
     def on_state(self, state: MachineState) -> list[LegProgress]:
         v = self.vehicles.get(state.machine_id)
@@ -234,6 +236,13 @@ class LaneTraffic:
         for v in self.vehicles.values():
             if v.job and v.job.wait_for_load and v.held_at == idx and self.exec.reached(v.agent) == self.exec.last(v.agent) \
                     and (after_leg is None or v.job.leg.after == after_leg):
+                return v.machine_id
+        return None
+
+    def assigned_after(self, crane_leg: str) -> str | None:
+        """The vehicle that has the leg following `crane_leg` (it takes the crane's load), if any."""
+        for v in self.vehicles.values():
+            if v.job and v.job.leg.after == crane_leg and not v.stopped:
                 return v.machine_id
         return None
 
@@ -337,11 +346,13 @@ class LaneTraffic:
             return
         self.replans += 1
         self._rescue_rows.clear()
-        self.exec.cut_to_released(stopped)
+        # a stopped vehicle keeps what it was released: braking, or with its last state
+        # still on the way, it may stand anywhere up to the end of it. Others wait for it
+        # to leave those nodes, and when it goes on, its route continues unchanged.
+        self.exec.cut_to_released()
         for v in self.vehicles.values():
             if v.agent in stopped:
-                v.held_at = self.exec.node_at(v.agent, self.exec.reached(v.agent))
-                v.sent_released = min(v.sent_released, self.exec.released(v.agent))
+                v.held_at = self.exec.node_at(v.agent, self.exec.last(v.agent))
             if v.action_entry > self.exec.last(v.agent):
                 v.action_entry = -1
             if v.held_at >= 0 and not v.stopped and v.goal >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal:

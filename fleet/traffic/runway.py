@@ -5,9 +5,10 @@ A crane moves only inside a *claim*: the stretch of runway its bridge will sweep
 runway never come closer than the bay's safety gap, so cranes can neither cross nor
 touch whatever the timing. A crane whose way is claimed waits; an idle neighbour in
 the way is sent aside (it yields); when two busy cranes block each other the one not
-carrying a load backs off. A crane carrying a load to a handoff station hovers above
-it until the AGV that takes the load stands there, then sets it down; the crane's own
-state confirms pick and drop.
+carrying a load backs off. A crane lifts a coil bound for a handoff only once an AGV
+has the leg that takes it on, hovers above the handoff until that AGV stands there,
+then sets the coil down; the crane's own state confirms pick and drop. (Dispatch books
+each handoff for one coil at a time, so crane and AGV never wait on each other.)
 
 Sequencing (which crane does which leg when) is dispatch's job (the runway schedule);
 this module is the safety layer that executes it. Called only from the core's thread.
@@ -90,10 +91,11 @@ class RunwayTraffic:
         """May the AGV whose leg follows `crane_leg` drive into this handoff now?
         Only when that crane leg holds its load and is the next to set down there, so
         AGVs neither block a handoff long before nor queue in the wrong order."""
-        # a crane already hovering above the handoff goes first: it holds the runway there
-        loaded = [(c.job.phase != Phase.WAIT_AGV, c.job.picked_s or 0.0, c.job.leg.id) for c in self.cranes.values()
-                  if c.job and c.loaded and c.job.dst.station == station]
-        return bool(loaded) and min(loaded)[2] == crane_leg
+        # a crane already hovering above the handoff goes first (it holds the runway there),
+        # then loaded cranes by when they lifted, then cranes that wait for this AGV to lift
+        queue = [(not c.loaded, c.job.phase != Phase.WAIT_AGV, c.job.picked_s or 0.0, c.job.leg.id)
+                 for c in self.cranes.values() if c.job and c.job.dst.station == station]
+        return bool(queue) and min(queue)[3] == crane_leg
 
     def knows(self, machine_id: str) -> bool:
         return machine_id in self.cranes
@@ -226,6 +228,9 @@ class RunwayTraffic:
                 job.phase = Phase.SET_DOWN
             else:
                 return None
+        if job.phase == Phase.TO_SOURCE and job.dst.station and job.leg.handoff and self.handoffs is not None \
+                and self.handoffs.assigned_after(job.leg.id) is None:
+            return None  # lift the coil only once an AGV is on its way to take it: never hover loaded for nobody
         target = self._wanted(c)
         assert target is not None
         ok, _ = self._fits(c, target)

@@ -28,8 +28,8 @@ import numpy as np
 from fleet.events.webhooks import verify
 
 TERMINAL = {"done", "cancelled", "failed"}
-DISPATCH_BUDGET_S = 0.1  # lockstep: the dispatcher's per-round budget (wall seconds)
-DISPATCH_PERIOD_S = 15.0  # lockstep: a dispatch round this often in simulated time
+DISPATCH_BUDGET_S = 1.0  # lockstep: the dispatcher's per-round budget (wall seconds)
+DISPATCH_PERIOD_S = 10.0  # lockstep: a dispatch round this often in simulated time
 
 
 # --------------------------------------------------------------------------- observers
@@ -410,10 +410,18 @@ def _open_summary(client: httpx.Client) -> str:
 
 
 def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
-    """What the oldest open orders wait for: their legs, and the machines on them."""
+    """What the oldest open orders wait for: their legs, and the machines on them; and
+    what the dispatcher would decide now."""
     states = ["created", "queued", "assigned", "in_progress", "handed_off"]
     out = []
     machines = {m.id: m for m in core.machines()}
+    try:
+        snap = core._snapshot()
+        d = core.dispatcher.assign(snap)
+        out.append(f"dispatch now: {len(snap.legs)} open legs in the window, {len(snap.all_legs)} in all, "
+                   f"available {[m.id for m in snap.machines if m.available]}, decides {d}")
+    except Exception as exc:  # a diagnosis must not hide the failure it explains
+        out.append(f"dispatch probe failed: {exc!r}")
     total = client.get("/api/v1/orders", params={"state": states, "limit": 1}).json()["total"]
     oldest = client.get("/api/v1/orders", params={"state": states, "limit": limit,
                                                   "offset": max(0, total - limit)}).json()["items"]
@@ -428,7 +436,17 @@ def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
         out.append(f"{o['client_id']} {o['state']}: " + "; ".join(parts))
     out.append("machines: " + ", ".join(
         f"{m.id} {m.mode.value} leg {m.leg_id}" + (f" battery {m.battery:.2f}" if hasattr(m, "battery") else "")
-        for m in machines.values()))
+        + f" pose {core.localization.quality(m.id)}" for m in machines.values()))
+    lanes = getattr(core.traffic, "lanes", None)
+    if lanes is not None and lanes.exec is not None:
+        g, ex = lanes.graph, lanes.exec
+        out.append(f"traffic: {lanes.rescues} rescues, {lanes.replans} replans, stalled {lanes.stalled_steps}; " + ", ".join(
+            f"{mid} at {g.node_ids[ex.node_at(v.agent, ex.reached(v.agent))]} released to "
+            f"{g.node_ids[ex.node_at(v.agent, ex.released(v.agent))]} planned to {g.node_ids[ex.node_at(v.agent, ex.last(v.agent))]}"
+            f" goal {g.node_ids[v.goal] if v.goal >= 0 else None} held {g.node_ids[v.held_at] if v.held_at >= 0 else None}"
+            f" stopped {v.stopped} job {v.job.leg.id + ':' + v.job.stage.value if v.job else None}"
+            for mid, v in lanes.vehicles.items()))
+    out.append(f"core: {core.stats}")
     return out
 
 

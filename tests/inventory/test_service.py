@@ -189,3 +189,15 @@ def test_any_sequence_keeps_the_yard_valid_and_survives_restart(tmp_path_factory
     again = _service(db)
     assert again.yard.at == svc.yard.at and again.restore_violations == []
     assert len(again.tally_records(limit=5000)) == len(svc.tally_records(limit=5000))
+
+
+def test_reconciliation_confirms_a_drop_read_at_the_slot(tmp_path: Path) -> None:
+    """The core's drop records name the slot (S1-07) and come before the confirmed move
+    that places the load (S1-07/T1): the read still confirms it, a read of another load does not."""
+    svc = _service(tmp_path / "h.db")
+    svc.tally("drop", "C0001", place="S1-07", image=CAM.frame("C0001", degraded=False).image)
+    svc.store(coil(1), "S1-07/T1")
+    svc.tally("drop", "C0002", place="S1-09", image=CAM.frame("C0005", degraded=False).image)
+    svc.store(coil(2), "S1-09/T1")
+    rec = svc.reconciliation()
+    assert rec["stored"] == 2 and rec["confirmed"] == 1 and rec["unverified"] == 1, rec

@@ -310,3 +310,15 @@ def test_send_to_charge_on_a_site(tmp_path) -> None:
     again = core.machine_action("agv-0", MachineAction.CHARGE)
     core.run_once()
     assert result(again)["leg_id"] != leg_id  # a second charge trip is fine once idle
+
+
+def test_events_of_parts_beside_the_core_are_stored_and_streamed(store: Store) -> None:
+    core, _, _, _ = make_core(store)
+    sub = core.bus.subscribe(maxsize=100)
+    before = store.last_event_id()
+    core.record_event("inventory.stored", {"load_id": "C-1", "position": "S1-01/T1"})
+    core.run_once()
+    stored = [e for e in store.events_after(before) if e["type"] == "inventory.stored"]
+    assert [e["payload"]["load_id"] for e in stored] == ["C-1"]
+    streamed = [e for e in sub.get(0.0) if e["type"] == "inventory.stored"]
+    assert [e["id"] for e in streamed] == [stored[0]["id"]]

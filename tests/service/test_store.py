@@ -140,3 +140,99 @@ def test_savepoints_undo_one_command_of_a_batch(store: Store) -> None:
     stored = store.events_after(0)
     assert [e["payload"]["n"] for e in stored] == [1, 3]
     assert stored[0]["id"] == kept["id"] and stored[1]["id"] > kept["id"]
+
+
+def test_a_rolled_back_command_forgets_its_client_ids(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.savepoint()
+        tx.put_order(_order(1), body_hash="a")
+        tx.rollback_savepoint()
+        tx.release_savepoint()
+        assert tx.order_by_client("c1") is None  # the retry in the same batch is a new order
+        tx.put_order(_order(1, priority=7), body_hash="b")
+    assert store.order_by_client("c1") == (_order(1, priority=7), "b")
+
+
+def test_an_update_in_the_same_command_lands_and_a_later_rollback_does_not_leak(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.savepoint()  # command 1: create, then queue (one command)
+        tx.put_order(_order(1), body_hash="a")
+        tx.put_order(_order(1, state=OrderState.QUEUED, updated_s=2.0))
+        tx.release_savepoint()
+        tx.savepoint()  # command 2: changes the same order, then fails
+        tx.put_order(_order(1, state=OrderState.QUEUED, priority=9, updated_s=3.0))
+        tx.rollback_savepoint()
+        tx.release_savepoint()
+    got = store.get_order("o1")
+    assert got is not None and got.state == OrderState.QUEUED and got.priority == 5 and got.updated_s == 2.0
+    assert store.order_counts() == {"queued": 1}
+
+
+def test_expected_client_ids_are_looked_up_together(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.put_order(_order(1), body_hash="a")
+    for cid in ("c1", "c2", "c3"):
+        store.expect_client(cid)
+    with store.transaction() as tx:
+        assert tx.order_by_client("c2") is None
+        assert tx.order_by_client("c1") == (_order(1), "a")
+        tx.put_order(_order(3), body_hash="c")
+        assert tx.order_by_client("c3") == (_order(3), "c")
+        assert tx.order_by_client("c9") is None  # not expected: asked on its own
+    for cid in ("c1", "c2", "c3"):
+        store.forget_client(cid)
+    assert store.order_by_client("c3") == (_order(3), "c")
+
+
+def test_live_event_ids_and_json_match_the_stored_events(store: Store) -> None:
+    with store.transaction() as tx:
+        for i in range(5):
+            tx.add_event(f"order.t{i}", float(i), {"n": i, "s": 'quote " and \\ slash'})
+        tx.execute("SELECT 1")  # a mid-transaction flush
+        tx.add_event("order.after", 9.0, {"n": 9})
+        live = list(tx.events)
+    stored = store.events_after(0)
+    assert [e["id"] for e in live] == [e["id"] for e in stored]
+    assert [e["id"] for e in stored] == sorted(e["id"] for e in stored)
+    for mine, theirs in zip(live, stored, strict=True):
+        assert json.loads(mine["_json"]) == theirs
+
+
+def test_bodies_are_the_plain_json_of_the_dataclass() -> None:
+    import dataclasses
+
+    from fleet.domain import Capabilities
+    from fleet.store import records
+
+    order = _order(1, legs=("l1", "l2"), state=OrderState.QUEUED)
+    leg = Leg(id=LegId("l1"), order_id=OrderId("o1"), kind=LegKind.AGV, source="P", destination="D",
+              extra={"k": [1, 2]})
+    vehicle = Vehicle(id=VehicleId("agv-1"), capabilities=Capabilities(payload_kg=5.0, load_types=("pallet",)))
+    for value in (order, leg, vehicle):
+        want = json.dumps(dataclasses.asdict(value), separators=(",", ":"), sort_keys=True)
+        assert records.dumps(value) == want
+    assert records.order_from_body(records.order_body(order)) == order
+    assert records.leg_from_body(records.leg_body(leg)) == leg
+
+
+def test_bulk_lookups_stay_right_across_batches(store: Store) -> None:
+    for cid in ("c1", "c2"):
+        store.expect_client(cid)  # in flight while the batch before them commits
+    with store.transaction() as tx:
+        tx.put_order(_order(1), body_hash="a")
+    with store.transaction() as tx:
+        assert tx.order_by_client("c1") == (_order(1), "a")  # the previous batch's own order
+        assert tx.order_by_client("c2") is None
+        tx.put_order(_order(2), body_hash="b")
+    with store.transaction() as tx:  # c2 was known absent; its insert made that stale
+        assert tx.order_by_client("c2") == (_order(2), "b")
+    with store.transaction() as tx:  # a rolled-back insert leaves it absent
+        tx.savepoint()
+        store.expect_client("c4")
+        assert tx.order_by_client("c4") is None
+        tx.put_order(_order(4), body_hash="d")
+        tx.rollback_savepoint()
+        tx.release_savepoint()
+    with store.transaction() as tx:
+        assert tx.order_by_client("c4") is None
+    store.forget_client("c4")

@@ -1,19 +1,27 @@
 """The service the browser tests drive, and the server-side view they check against.
 
-`real`: the service itself (`fleet.api.service.Service`: store, core, API, page) on the
-bundled coil yard with loopback vehicles, which carry out orders point to point. Until
-the simulator is wired in, a few extra AGVs are driven around a loop of lanes by states
-injected through `core.on_state`, the same door the vehicle bus uses.
+`sim` (the default): the demo's own stack. The service (`fleet.api.service.Service`:
+store, core, inventory, API, page) on the bundled warehouse, with the simulator as a
+gateway on the in-process vehicle bus (`fleet.plant.Plant`, transport `inproc`, real
+traffic and planners, the simulated tally cameras), machines at `SPEED` times real time,
+and the demo's WMS (`fleet.demo.Wms`) posting the scenario's orders fitted to the stock,
+so machines drive and the inventory fills and empties while the tests run. The
+scenario is the warehouse shift with `AGVS` AGVs, calm (no scheduled faults or link
+losses: a test that needs an order done must not meet a breakdown on purpose).
+
+`loopback`: the service with loopback vehicles (carry out orders point to point) and a
+few AGVs driven round a loop by injected states; no simulator.
 
 `standin`: the stand-in service of `fleet bench ui` (`bench._ui_service`), machines
 driving the lanes at 10 Hz in memory.
 
-Pick with FLEET_WEB_BACKEND=real|standin (default real). The tests only use `Service`.
+Pick with FLEET_WEB_BACKEND=sim|loopback|standin. The tests only use `Service`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import tempfile
@@ -23,12 +31,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from maps.loader import load_site, resolve_site
 from tests.web.serving import free_port, serve
 
-SITE = "coil_yard"
+SITE = "coil_yard"  # loopback and stand-in backends
 ORDER_STATIONS = ("MILL1", "DOCK1")
 ZONE_TO_CLOSE = "BAY-MAINT"
+SIM_SITE = "warehouse"  # the sim backend: AGV-only orders, a dock to the next in seconds
+SIM_ORDER_STATIONS = ("IN4", "OUT4")
+SIM_ZONE_TO_CLOSE = "MAINT-A"
+SPEED = 20.0  # simulated seconds per wall second
+AGVS = 8
+WMS_ORDERS_PER_H = 60.0  # per simulated hour: at SPEED most AGVs busy, some free for the tests' own orders
 
 
 class Service:
@@ -67,6 +83,42 @@ class Service:
         raise NotImplementedError
 
     def zone_closed(self, zone_id: str) -> bool:
+        raise NotImplementedError
+
+    # --- the simulator-backed service only (the inventory and the tally need it)
+    has_sim = False
+
+    def submit(self, source: str, destination: str, **extra: Any) -> str:
+        raise NotImplementedError
+
+    def order_machine(self, order_id: str) -> str | None:
+        raise NotImplementedError
+
+    def swap_label(self, machine_id: str, on: bool) -> None:
+        raise NotImplementedError
+
+    def truth(self, machine_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def slot(self, slot_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def slot_map(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def tally_alarms(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def free_slot(self, near: str, farthest: bool = False) -> str:
+        raise NotImplementedError
+
+    def tally_records(self, leg_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def diagnosis(self) -> str:
+        return ""
+
+    def cancel(self, order_id: str) -> None:
         raise NotImplementedError
 
 
@@ -265,8 +317,154 @@ def _real() -> Iterator[Service]:
             svc.stop()
 
 
+class SimService(RealService):
+    """The demo's stack: the simulator behind the vehicle bus, the WMS posting orders."""
+
+    has_sim = True
+    order_stations = SIM_ORDER_STATIONS
+    zone_to_close = SIM_ZONE_TO_CLOSE
+
+    def __init__(self, url: str, svc: Any, plant: Any, wms: Any, token: str, site_name: str) -> None:
+        from fleet.security.accounts import DEMO_USERS
+
+        self.url, self.svc, self.plant, self.wms, self.site_name = url, svc, plant, wms, site_name
+        self.passwords = {name: password for name, _, password in DEMO_USERS}
+        self.machine_count = len(svc.core.machines())
+        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
+
+    def moving_agv(self) -> str:
+        """An AGV driving a leg now (waits a little for one: the WMS keeps them busy)."""
+        deadline = time.time() + 20
+        while True:
+            busy = [m for m in self.core.machines() if getattr(m, "kind", "agv") == "agv"
+                    and m.mode.value == "auto" and self.machine(m.id).get("leg_id")]
+            if busy or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        if not busy:
+            raise AssertionError("no AGV is driving a leg after 20 s: is the WMS posting orders?")
+        return busy[0].id
+
+    def submit(self, source: str, destination: str, **extra: Any) -> str:
+        body = {"client_id": f"TEST-{time.time_ns() % 10**12}", "source": source, "destination": destination,
+                "load_type": "pallet", "weight_kg": 400.0, "priority": 8, **extra}
+        r = self.http.post("/api/v1/orders", json=body)
+        r.raise_for_status()
+        return str(r.json()["id"])
+
+    def order_machine(self, order_id: str) -> str | None:
+        for m in self.core.machines():
+            if self.machine(m.id).get("order_id") == order_id:
+                return m.id
+        return None
+
+    def swap_label(self, machine_id: str, on: bool) -> None:
+        """Switch the sim's `swap_label` fault of one machine on or off now.
+
+        The fault log is what the simulated tally cameras read (`sim.sensing.ActiveFaults`);
+        a scheduled fault is written there by the world at its time, this writes it at once.
+        """
+        world = self.plant.world
+        world.fault_log.append((world.now, "swap_label", machine_id, on))
+
+    def truth(self, machine_id: str) -> dict[str, Any]:
+        """What the simulated machine really does (not what the core believes)."""
+        agvs = self.plant.world.agvs
+        i = agvs.index[machine_id]
+        return {"estop": bool(agvs.estop[i]), "speed_mps": float(agvs.v[i])}
+
+    def slot(self, slot_id: str) -> dict[str, Any]:
+        return self.svc.inventory.by_slot(slot_id)
+
+    def slot_map(self) -> dict[str, Any]:
+        return self.svc.inventory.slot_map()
+
+    def tally_alarms(self) -> list[dict[str, Any]]:
+        return self.svc.inventory.alarms()
+
+    def free_slot(self, near: str, farthest: bool = False) -> str:
+        """The rack slot with a free level nearest to station `near` (a short order), or farthest."""
+        site = self.svc.core.site
+        node = site.node_by_id[next(st.node for st in site.stations if st.id == near)]
+        m = self.slot_map()
+        free = [(math.dist((x, y), (node.x, node.y)), s)
+                for s, ld, x, y in zip(m["slots"], m["load_id"], m["x"], m["y"], strict=True) if ld is None]
+        return (max if farthest else min)(free)[1]
+
+    def tally_records(self, leg_id: str) -> list[dict[str, Any]]:
+        return self.svc.inventory.tally_records(leg_id=leg_id)
+
+    def diagnosis(self) -> str:
+        """Where the fleet stands, for a failure message: modes, legs, positions, the sim's refusals."""
+        w = self.plant.world
+        rows = []
+        for mid in self.modes():
+            d = self.machine(mid)
+            errors = sorted(w.agvs.errors[w.agvs.index[mid]]) if mid in w.agvs.index else []
+            rows.append(f"{mid} {d['mode']} leg={d['leg_id']} at ({d['x']:.1f}, {d['y']:.1f}) errors={errors}")
+        return "; ".join(rows) + f"; sim refused: {list(w.refused)[-5:]}"
+
+    def cancel(self, order_id: str) -> None:
+        self.http.post(f"/api/v1/orders/{order_id}/cancel", json={})
+
+
+@contextlib.contextmanager
+def _sim() -> Iterator[Service]:
+    from fleet.api.service import Service as FleetService
+    from fleet.config import load_settings
+    from fleet.core.stock import seed_stock
+    from fleet.demo import Wms, demo_stream, vehicles_of
+    from fleet.plant import Plant, PlantOptions
+    from fleet.security.accounts import ensure_demo_users
+    from fleet.web import mount_web
+    from sim.scenario import load_scenario, resolve_scenario
+    from sim.sensing import SimCameras
+    from sim.stock import StockedOrders
+
+    scenario = load_scenario(resolve_scenario(SIM_SITE))
+    scenario = dataclasses.replace(scenario, agvs=scenario.agvs[:AGVS])
+    with tempfile.TemporaryDirectory(prefix="fleet-web-sim-") as tmp:
+        endpoint = f"inproc://fleet-web-{os.getpid()}-{free_port()}"
+        settings = load_settings(
+            db_url=f"sqlite:///{Path(tmp) / 'fleet.db'}", site=str(scenario.site.file), host="127.0.0.1",
+            port=free_port(), bus_endpoint=endpoint, demo_users=True, log_json=False, log_level="WARNING",
+            vehicles=[a.id for a in scenario.agvs], rate_limit_per_s=0.0,
+            # as the demo: the core plans as often in simulated time as at 1x
+            tick_period_s=max(0.05, 0.25 / SPEED), dispatch_period_s=max(0.2, 5.0 / SPEED),
+            link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s / SPEED),
+        )
+        svc = FleetService(settings, site=scenario.site, machines=vehicles_of(scenario))
+        if not any(getattr(r, "path", None) == "/" for r in svc.app.routes):
+            mount_web(svc.app)
+        logins = ensure_demo_users(svc.accounts)
+        seed_stock(svc.inventory)
+        stocked = StockedOrders(svc.inventory, hold_s=1800.0 / SPEED)
+        svc.start()
+        deadline = time.time() + 15
+        while not svc.core.leader and time.time() < deadline:
+            time.sleep(0.05)
+        svc.serve_in_thread()
+        plant = Plant(scenario, PlantOptions(transport="inproc", speed=SPEED, endpoint=endpoint, calm=True,
+                                             workdir=Path(tmp) / "plant"))
+        wms = None
+        try:
+            plant.start()
+            svc.core.stock.frames = SimCameras(plant.world, seed=scenario.seed)
+            orders, loop_s = demo_stream(plant.scenario, WMS_ORDERS_PER_H)
+            wms = Wms(svc.url, logins["wms_token"], orders, speed=SPEED, prefix=f"wms-{int(time.time())}",
+                      loop_s=loop_s, shape=stocked.shape).start()
+            yield SimService(svc.url, svc, plant, wms, logins["wms_token"], scenario.site.name)
+        finally:
+            if wms is not None:
+                wms.stop()
+            plant.stop()
+            svc.shutdown_server()
+            svc.stop()
+
+
 @contextlib.contextmanager
 def start_service() -> Iterator[Service]:
-    backend = os.environ.get("FLEET_WEB_BACKEND", "real")
-    with (_standin() if backend == "standin" else _real()) as svc:
+    backend = os.environ.get("FLEET_WEB_BACKEND", "sim")
+    chosen = {"standin": _standin, "loopback": _real, "real": _real}.get(backend, _sim)
+    with chosen() as svc:
         yield svc

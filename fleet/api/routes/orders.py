@@ -33,7 +33,14 @@ _ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
 async def create_order(body: OrderCreate, principal: OrderWriter, ctx: CtxDep, request: Request,
                        response: Response) -> OrderPublic:
     """Store an order and queue it; 201 once it is durable. Same client id and body again: 200, same order."""
-    order, created = await ctx.command(ctx.core.submit_order(body.to_request(), actor(principal, request)))
+    store = ctx.core.store
+    if body.client_id:
+        store.expect_client(body.client_id)  # its idempotency lookup joins the batch's one query
+    try:
+        order, created = await ctx.command(ctx.core.submit_order(body.to_request(), actor(principal, request)))
+    finally:
+        if body.client_id:
+            store.forget_client(body.client_id)
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replay"] = "true"

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import random
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
-
-import pytest
 
 from adapters.bus import BusHub
 from adapters.ros2 import Ros2Config, Ros2Gateway, Ros2Machine, dds_topic
@@ -22,43 +13,7 @@ from fleet.domain.commands import (
     MachineState,
 )
 from tests.adapters.conftest import movement, wait_until
-
-ROOT = Path(__file__).resolve().parents[3]
-LOOPBACK_DDS = (
-    '<CycloneDDS><Domain id="any"><General><Interfaces><NetworkInterface name="lo"/>'
-    "</Interfaces><AllowMulticast>false</AllowMulticast></General><Discovery>"
-    "<ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>40</MaxAutoParticipantIndex>"
-    '<Peers><Peer address="127.0.0.1"/></Peers></Discovery></Domain></CycloneDDS>'
-)
-
-
-class Proc:
-    def __init__(self, args: list[str]) -> None:
-        self.lines: list[str] = []
-        self.p = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.p.stdout is not None
-        for line in self.p.stdout:
-            self.lines.append(line.strip())
-
-    def json_lines(self) -> list[dict]:
-        return [json.loads(x) for x in list(self.lines) if x.startswith("{")]
-
-    def stop(self) -> None:
-        self.p.terminate()
-        try:
-            self.p.wait(5)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-
-
-@pytest.fixture(scope="module")
-def domain() -> int:
-    os.environ["CYCLONEDDS_URI"] = LOOPBACK_DDS
-    return random.Random(os.getpid() ^ time.time_ns()).randint(1, 200)
+from tests.adapters.ros2.conftest import Proc
 
 
 def test_ros2_names_follow_the_wire_conventions() -> None:
@@ -70,6 +25,9 @@ def test_ros2_names_follow_the_wire_conventions() -> None:
     assert m.BatteryState.__idl_typename__ == "sensor_msgs::msg::dds_::BatteryState_"
     assert m.JointTrajectory.__idl_typename__ == "trajectory_msgs::msg::dds_::JointTrajectory_"
     assert m.Odometry().serialize()[:2] == b"\x00\x01"  # XCDR1 little endian, as ROS 2 writes
+    assert m.RobotState.__idl_typename__ == "fleet5g_msgs::msg::dds_::RobotState_"
+    assert m.ActionRequest.__idl_typename__ == "fleet5g_msgs::msg::dds_::ActionRequest_"
+    assert m.KeyValue.__idl_typename__ == "diagnostic_msgs::msg::dds_::KeyValue_"
 
 
 def test_amr_and_crane_across_processes(domain: int, inproc_name: str) -> None:
@@ -101,7 +59,8 @@ def test_amr_and_crane_across_processes(domain: int, inproc_name: str) -> None:
         assert wait_until(lambda: any(j["topic"] == "fleet_path" for j in listener.json_lines())
                           and any(j["topic"] == "goal_pose" for j in listener.json_lines()))
         path = next(j for j in listener.json_lines() if j["topic"] == "fleet_path")
-        assert path["xy"] == [[0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [6.0, 0.0]]
+        # the nodes still to drive: the robot stands on n0 already
+        assert path["xy"] == [[2.0, 0.0], [4.0, 0.0], [6.0, 0.0]]
         assert path["frame"] == "map"
         goal = next(j for j in listener.json_lines() if j["topic"] == "goal_pose")
         assert goal["xy"] == [6.0, 0.0]

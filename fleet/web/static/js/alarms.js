@@ -87,10 +87,10 @@ export class AlarmsView {
             onclick: async () => {
               if (await act(api.ackAlarm(a.id), 'alarm.acked') !== undefined) this.refresh();
             } })));
-        active.append(h('tr', { 'data-id': a.id }, ...cells));
+        active.append(h('tr', { 'data-id': a.id, 'data-kind': a.kind, 'data-machine': a.machine_id || '' }, ...cells));
       } else {
         cells.push(h('td', {}, raw(a.acknowledged_by || a.acked_by || '–')));
-        past.append(h('tr', { 'data-id': a.id }, ...cells));
+        past.append(h('tr', { 'data-id': a.id, 'data-kind': a.kind, 'data-machine': a.machine_id || '' }, ...cells));
       }
     }
     this.active.replaceChildren(active);

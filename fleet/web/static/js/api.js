@@ -84,6 +84,14 @@ export const api = {
   alarms: async () => items(await call('GET', '/alarms', undefined, { limit: 500 }), 'alarms'),
   ackAlarm: (id) => call('POST', `/alarms/${encodeURIComponent(id)}/ack`, {}),
   kpis: () => call('GET', '/kpis'),
+  // the inventory (fleet/inventory/routes.py): 503 when the site has no storage slots
+  slotMap: () => call('GET', '/inventory/map'),
+  slot: (id) => call('GET', `/inventory/slots/${encodeURIComponent(id)}`),
+  tally: (filters) => call('GET', '/inventory/tally', undefined, filters),
+  tallyAlarms: () => call('GET', '/inventory/alarms', undefined, { open_only: true, limit: 200 }),
+  reconciliation: () => call('GET', '/inventory/reconciliation'),
+  /** answer: accept | re-read | check-station */
+  resolveTally: (id, action) => call('POST', `/inventory/alarms/${encodeURIComponent(id)}/resolve`, { action }),
 };
 
 function withToken(path) {

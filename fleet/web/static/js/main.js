@@ -3,6 +3,7 @@
 import { api, hasToken, openEvents, openPoses, setToken, whenUnauthorized } from './api.js';
 import { initialLang, onLangChange, setLang, t, tOr } from './i18n.js';
 import { AlarmsView } from './alarms.js';
+import { InventoryView } from './inventory.js';
 import { KpiView } from './kpis.js';
 import { MachinesView, renderDetail } from './machines.js';
 import { SiteMap } from './map.js';
@@ -12,12 +13,14 @@ import { act, applyRole, confirmAction, failed, h, permissionsOf, raw } from './
 
 // SSE event names the core emits (fleet/core/core.py); unnamed events arrive as 'message'.
 const EVENT_TYPES = ['machine.state', 'order.state', 'leg.state', 'alarm.raised', 'alarm.acknowledged',
-  'alarm.cleared', 'zone.state'];
+  'alarm.cleared', 'zone.state',
+  // the inventory's own events (fleet/inventory/service.py), where the service forwards them
+  'inventory.stored', 'inventory.moved', 'inventory.removed', 'tally.recorded', 'tally.alarm', 'tally.alarm_resolved'];
 
 const state = new SiteState();
 const $ = (id) => document.getElementById(id);
 let view = 'map';
-let map, orders, machines, alarms, kpis;
+let map, orders, machines, alarms, kpis, inventory;
 let channels = [];
 const link = { events: false, poses: false, lastPose: 0 };
 
@@ -29,6 +32,7 @@ function showView(name) {
   if (name === 'machines') machines.render();
   if (name === 'alarms') alarms.refresh();
   if (name === 'kpis') kpis.refresh();
+  inventory.show(name === 'inventory');
   if (name === 'map') map.resize();
 }
 
@@ -80,8 +84,13 @@ function handleEvent(type, data) {
     state.upsertMachine(m, kind === 'crane' ? 'crane' : (m.kind || undefined));
   } else if (kind === 'order' || kind === 'leg') {
     orders.soon();
+    // a leg loaded (picked: its tally) or done (dropped: the load moved in the inventory)
+    if (kind === 'leg' && ['loaded', 'done'].includes(body.state) && (inventory.shown || map.showSlots)) inventory.soon();
   } else if (kind === 'alarm') {
     alarms.refresh();
+    if (inventory.shown) inventory.soon(); // a tally mismatch names the inventory's own alarm
+  } else if (kind === 'inventory' || kind === 'tally') {
+    inventory.soon();
   } else if (kind === 'zone') {
     const z = body.zone || body;
     const id = z.zone_id ?? z.id;
@@ -116,6 +125,7 @@ async function start(user) {
   $('site-name').textContent = site.name || '';
   map.setSite(site);
   orders.setSite(site);
+  inventory.setSite(site);
   const closedNow = site.closed_zones ? new Set(site.closed_zones) : null;
   state.setZones((site.zones || []).map((z) => ({ ...z, closed: closedNow ? closedNow.has(z.id) : Boolean(z.closed ?? z.closed_at_start) })));
   try {
@@ -133,6 +143,7 @@ async function start(user) {
   alarms.refresh();
   orders.refresh();
   kpis.refresh();
+  if (view === 'inventory') inventory.show(true);
 }
 
 async function login(e) {
@@ -165,6 +176,7 @@ async function main() {
   machines = new MachinesView(state, (id) => { map.select(id); });
   alarms = new AlarmsView(state, () => showView('alarms'));
   kpis = new KpiView(state);
+  inventory = new InventoryView(state, map);
   map.onSelect = (id) => {
     delete $('map-selection').dataset.zone;
     machines.select(id);
@@ -186,6 +198,7 @@ async function main() {
     if (view === 'orders') orders.render();
     if (view === 'machines') machines.render();
     alarms.render();
+    inventory.render();
     kpis.refresh();
     applyRole(state.perms);
   });
@@ -194,6 +207,10 @@ async function main() {
   $('map-fit').addEventListener('click', () => map.fit());
   $('map-follow').addEventListener('change', (e) => { map.follow = e.target.checked; });
   $('map-labels').addEventListener('change', (e) => { map.labels = e.target.checked; });
+  $('map-slots').addEventListener('change', (e) => {
+    map.showSlots = e.target.checked;
+    if (map.showSlots) inventory.refresh();
+  });
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('estop-all').addEventListener('click', async () => {
@@ -218,6 +235,7 @@ async function main() {
     alarms.refresh();
     if (view === 'orders') orders.refresh();
     if (view === 'kpis') kpis.refresh();
+    if (view === 'inventory' || map.showSlots) inventory.refresh();
   }, 5000);
   setInterval(async () => { // without a pose channel, poll the machines list
     renderLink();
@@ -233,7 +251,7 @@ async function main() {
       logout();
     }
   }
-  window.__fleet = { state, map, ready: true }; // tests and the browser benchmark read this
+  window.__fleet = { state, map, inventory, ready: true }; // tests and the browser benchmark read this
 }
 
 

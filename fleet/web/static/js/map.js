@@ -4,6 +4,7 @@
 
 import { MODE_COLOURS, status } from './store.js';
 import { t } from './i18n.js';
+import { drawSlotLayer } from './slots.js';
 
 const ZONE_FILL = {
   no_go: 'rgba(120,120,120,.18)',
@@ -31,6 +32,8 @@ export class SiteMap {
     this.hovered = null;
     this.follow = false;
     this.labels = true;
+    this.showSlots = false;
+    this.slotLayer = null; // the inventory's slot map, drawn under the lanes when showSlots
     this.pickHandler = null; // (stationId) => void while picking a station
     this.onSelect = () => {};
     this.onZoneClick = () => {};
@@ -208,10 +211,8 @@ export class SiteMap {
       if (d < bestD) { bestD = d; best = m; }
     }
     if (best) return { type: 'machine', id: best.id };
-    const rs = Math.max(1.5, 9 / this.view.scale);
-    for (const s of this.stations || []) {
-      if ((s.x - wx) ** 2 + (s.y - wy) ** 2 < rs * rs) return { type: 'station', id: s.id };
-    }
+    const station = this.stationAt(sx, sy);
+    if (station) return station;
     this.ctx.save();
     this.ctx.setTransform(1, 0, 0, 1, 0, 0); // the paths are in site metres
     let zone = null;
@@ -221,6 +222,16 @@ export class SiteMap {
     }
     this.ctx.restore();
     return zone;
+  }
+
+  /** The station under a screen point, machines or not. */
+  stationAt(sx, sy) {
+    const [wx, wy] = this.toWorld(sx, sy);
+    const rs = Math.max(1.5, 9 / this.view.scale);
+    for (const s of this.stations || []) {
+      if ((s.x - wx) ** 2 + (s.y - wy) ** 2 < rs * rs) return { type: 'station', id: s.id };
+    }
+    return null;
   }
 
   zonePath(z) {
@@ -237,8 +248,8 @@ export class SiteMap {
   }
 
   click(sx, sy) {
-    const h = this.hit(sx, sy);
-    if (this.pickHandler) {
+    if (this.pickHandler) { // picking a station: a machine standing on it does not hide it
+      const h = this.stationAt(sx, sy);
       if (h && h.type === 'station') {
         const fn = this.pickHandler;
         this.pickHandler = null;
@@ -247,6 +258,7 @@ export class SiteMap {
       }
       return;
     }
+    const h = this.hit(sx, sy);
     if (h && h.type === 'zone') {
       this.onZoneClick(h.id);
       return;
@@ -274,6 +286,7 @@ export class SiteMap {
       ctx.setTransform(v.scale * this.dpr, 0, 0, -v.scale * this.dpr, v.ox * this.dpr, v.oy * this.dpr);
       this.drawZones(ctx);
       this.drawBays(ctx);
+      if (this.showSlots) drawSlotLayer(ctx, this.slotLayer, (n) => this.px(n));
       this.drawLanes(ctx);
       this.drawStations(ctx);
       this.drawPath(ctx, t0);
