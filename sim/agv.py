@@ -294,6 +294,7 @@ class AgvFleet:
                 self.paused[i] = True
             elif t == ActionType.STOP_PAUSE:
                 self.paused[i] = False
+                self.resume(i, now)  # paused standing at a node: nothing else sets it off again
             elif t == ActionType.EMERGENCY_STOP:
                 self.estop[i] = True
                 self.v[i] = 0.0
@@ -301,6 +302,7 @@ class AgvFleet:
             elif t == ActionType.RELEASE_EMERGENCY_STOP:
                 self.estop[i] = False
                 self.errors[i].discard("emergencyStop")
+                self.resume(i, now)
             elif t == ActionType.CANCEL_ORDER:
                 status = self._cancel(i, a)
             elif t == ActionType.START_CHARGING:

@@ -165,6 +165,25 @@ def test_pause_stop_pause_and_emergency_stop() -> None:
     assert w.agvs.last_node[0] == "N5"
 
 
+@pytest.mark.parametrize("halt, go", [(ActionType.START_PAUSE, ActionType.STOP_PAUSE),
+                                      (ActionType.EMERGENCY_STOP, ActionType.RELEASE_EMERGENCY_STOP)])
+def test_a_vehicle_halted_at_a_node_sets_off_again_when_released(halt: ActionType, go: ActionType) -> None:
+    """Halted while it waits at the end of its base, then the update comes, then the halt ends:
+    it must drive on (nothing else would wake it; a whole fleet once froze behind one)."""
+    w, site = _world()
+    w.apply(route(site, "a1", PATH, released=2))
+    _run(w, 20)
+    assert w.agvs.last_node[0] == "N1" and not w.agvs.moving[0]
+    w.apply(InstantAction("h", "a1", (Action("h1", halt),)))
+    _run(w, 2)
+    w.apply(route(site, "a1", PATH, update=1))
+    _run(w, 5)
+    assert w.agvs.last_node[0] == "N1"
+    w.apply(InstantAction("g", "a1", (Action("g1", go),)))
+    _run(w, 40)
+    assert w.agvs.last_node[0] == "N5"
+
+
 def test_cancel_order_stops_at_the_next_node() -> None:
     w, site = _world()
     w.apply(route(site, "a1", PATH, actions={"N5": [drop()]}))
