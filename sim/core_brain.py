@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 TERMINAL = {"done", "failed", "cancelled"}
 
 
-DISPATCH_PERIOD_S = 10.0  # simulated seconds between dispatch rounds, as in a real shift
-DISPATCH_MIN_GAP_S = 2.0  # and this soon after an event that wants one (a leg done)
+DISPATCH_PERIOD_S = 5.0  # simulated seconds between dispatch rounds, as in a real shift
+DISPATCH_MIN_GAP_S = 1.0  # and this soon after an event that wants one (a vehicle free: it must not block an aisle)
 
 
 class CoreBrain:

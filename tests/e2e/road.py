@@ -29,7 +29,7 @@ from fleet.events.webhooks import verify
 
 TERMINAL = {"done", "cancelled", "failed"}
 DISPATCH_BUDGET_S = 1.0  # lockstep: the dispatcher's per-round budget (wall seconds)
-DISPATCH_PERIOD_S = 10.0  # lockstep: a dispatch round this often in simulated time
+DISPATCH_PERIOD_S = 5.0  # lockstep: a dispatch round this often in simulated time (and 1 s after an event)
 
 
 # --------------------------------------------------------------------------- observers
@@ -301,7 +301,7 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
         if lockstep:
             stepper = Lockstep(service.core, service.hub, plant, clock, dt_s=scenario.dt_s,
                                plan_period_s=scenario.plan_period_s,
-                               dispatch_period_s=DISPATCH_PERIOD_S).start()
+                               dispatch_period_s=DISPATCH_PERIOD_S, dispatch_min_gap_s=1.0).start()
         machines = [m["machine_id"] for m in client.get("/api/v1/vehicles").json()] + \
                    [m["machine_id"] for m in client.get("/api/v1/cranes").json()]
         _wait(lambda: all(m["link_ok"] for kind in ("vehicles", "cranes")
