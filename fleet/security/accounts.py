@@ -130,10 +130,11 @@ class Accounts:
         principal = None
         if row is not None and not row["revoked"] and (row["expires_s"] is None or row["expires_s"] > time.time()):
             principal = Principal(row["user_name"] or f"token:{row['id']}", row["role"], row["id"])
-        with self._lock:
-            if len(self._cache) > 10000:
-                self._cache.clear()
-            self._cache[token] = (now, principal)
+        if principal is not None:  # a refusal is not cached: a token just issued may not be visible yet
+            with self._lock:
+                if len(self._cache) > 10000:
+                    self._cache.clear()
+                self._cache[token] = (now, principal)
         return principal
 
 
