@@ -223,7 +223,7 @@ class AgvFleet:
                                     f"than {route.update_id}")
             self._stitch(i, route, cmd, nodes, edges)
             return
-        if route is not None and not self._route_done(i):
+        if route is not None and not self._base_done(i):
             raise RouteRejected(f"{cmd.machine_id} is still on order {route.order_id!r}")
         if self.moving[i]:
             raise RouteRejected(f"{cmd.machine_id} is between nodes")
@@ -373,6 +373,14 @@ class AgvFleet:
         if route is not None:
             route.actions[a.action_id] = ActionState(a.action_id, a.action_type.value, status, result)
         self.dirty[i] = True
+
+    def _base_done(self, i: int) -> bool:
+        """Standing at the end of its base with nothing to do: a new order may replace this
+        one (VDA 5050: the horizon binds nobody; only a base still being driven does)."""
+        r = self.routes[i]
+        if r is None:
+            return True
+        return not self.moving[i] and r.running is None and not r.pending and r.at == r.released_end()
 
     def _route_done(self, i: int) -> bool:
         r = self.routes[i]

@@ -68,6 +68,7 @@ from fleet.domain.commands import (
     MachineState,
     Measurements,
     MovementCommand,
+    stopping_errors,
 )
 from fleet.errors import ConflictError, FleetError, NotFoundError
 from fleet.events.bus import EventBus
@@ -199,6 +200,7 @@ class FleetCore:
         self._last_flush = 0.0
         self._last_idle_round = 0.0
         self._last_stepped_dispatch = -math.inf
+        self._order_errors: dict[str, set[str]] = {}  # order refusals a machine reports now
         self._rich_dispatcher = bool(getattr(self.dispatcher, "plans_rounds", False))
         self._ids = itertools.count(1)
         self._busy_samples: collections.deque[tuple[float, float]] = collections.deque(maxlen=3600)
@@ -927,7 +929,8 @@ class FleetCore:
                               machine_id=st.machine_id)
             self._set_machine(tx, machine, None)
         before = machine
-        if st.errors:
+        stopping = stopping_errors(st.errors)
+        if stopping:
             self._reported[machine.id] = Mode.FAULT
         elif st.mode == "manual":
             self._reported[machine.id] = Mode.MANUAL
@@ -956,8 +959,13 @@ class FleetCore:
         if isinstance(machine, Vehicle) and isinstance(before, Vehicle):
             significant = significant or before.charging != machine.charging
         self._set_machine(tx if significant else None, machine, before)
-        if st.errors and before.mode != Mode.FAULT and machine.mode == Mode.FAULT:
+        if stopping and before.mode != Mode.FAULT and machine.mode == Mode.FAULT:
             self._raise_alarm(tx, AlarmKind.FAULT, Severity.WARNING, f"{machine.id} reports {', '.join(st.errors)}",
+                              machine_id=machine.id)
+        refused = sorted(set(st.errors) - set(stopping) - self._order_errors.get(machine.id, set()))
+        self._order_errors[machine.id] = set(st.errors) - set(stopping)
+        if refused:  # the machine drives on with its previous order; the dispatcher should know
+            self._raise_alarm(tx, AlarmKind.FAULT, Severity.WARNING, f"{machine.id} refused an order: {', '.join(refused)}",
                               machine_id=machine.id)
         if before.mode == Mode.OFFLINE and machine.mode != Mode.OFFLINE:
             self._dispatch_wanted = True

@@ -204,7 +204,11 @@ def dispatch_round(
             s = soon_idle[v.id]
             pool.append(Availability(v, s.node, s.free_s, s.battery))
         elif v.leg_id is None and v.id not in taken and v.node is not None:
-            pool.append(Availability(v, v.node, now_s, v.battery))
+            at = site_node(site, v.node)
+            if at is not None:
+                pool.append(Availability(v, at, now_s, v.battery))
+            else:
+                notes.append(f"vehicle {v.id!r} reports node {v.node!r}, which is not on the site")
     idle_now = [a for a in pool if a.free_s <= now_s]
     urgent = plan_charging(site, idle_now, chargers, now_s, policy, (), closed_zones, dist, opportunity=False)
     charging_ids = {p.vehicle_id for p in urgent}
@@ -270,6 +274,20 @@ def dispatch_round(
         elapsed_s=time.perf_counter() - t0,
         notes=tuple(notes),
     )
+
+
+def site_node(site: Site, node_id: str) -> str | None:
+    """The site node a vehicle's reported node stands for. Traffic splits lanes into
+    waypoints (`A>B#k`, see `maps.compile`); a vehicle stopped on one is on its way to B,
+    so dispatch costs its trips from B (an unknown node would make it undispatchable)."""
+    if node_id in site.node_by_id:
+        return node_id
+    lane, sep, _k = node_id.rpartition("#")
+    if sep and ">" in lane:
+        end = lane.split(">", 1)[1]
+        if end in site.node_by_id:
+            return end
+    return None
 
 
 @dataclass(frozen=True)

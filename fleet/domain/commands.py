@@ -19,6 +19,7 @@ machine reaches that node; it reports them in `MachineState.action_states`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -149,6 +150,13 @@ class ActionState:
     action_type: str
     status: ActionStatus
     result: str | None = None
+
+
+def stopping_errors(errors: Iterable[str]) -> list[str]:
+    """The errors that stop a machine: all but order refusals (`orderError:...`). A refused
+    order leaves the vehicle on its previous one, able to drive it; faulting it for that
+    would leave it standing in a lane until someone clears the error by hand."""
+    return [e for e in errors if not e.startswith("orderError")]
 
 
 @dataclass(frozen=True)

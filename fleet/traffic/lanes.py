@@ -36,6 +36,7 @@ from fleet.domain.commands import (
     MovementCommand,
     RouteEdge,
     RouteNode,
+    stopping_errors,
 )
 from fleet.traffic.places import agv_node
 from maps.compile import blocked_nodes, compile_site
@@ -178,9 +179,9 @@ class LaneTraffic:
             return self._join(state)
         v.last_state = state
         v.charging = state.charging
-        if state.mode in STOPPED_MODES or state.errors:
+        if state.mode in STOPPED_MODES or stopping_errors(state.errors):
             self.machine_stopped(state.machine_id, True)
-        elif v.stopped and state.mode == "auto" and not state.errors:
+        elif v.stopped and state.mode == "auto" and not stopping_errors(state.errors):
             self.machine_stopped(state.machine_id, False)
         out: list[LegProgress] = []
         ex = self.exec
@@ -282,7 +283,7 @@ class LaneTraffic:
         v.sent_released = self.exec.released(agent)
         v.charging = state.charging
         self.vehicles[state.machine_id] = v
-        if state.mode in STOPPED_MODES or state.errors:
+        if state.mode in STOPPED_MODES or stopping_errors(state.errors):
             v.stopped = True
             v.held_at = node
         return []

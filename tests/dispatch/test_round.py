@@ -24,6 +24,7 @@ from fleet.dispatch import (
 from fleet.dispatch.cranes import place_on_runway
 from fleet.dispatch.legs import node_of
 from fleet.dispatch.redispatch import conservation_errors
+from fleet.dispatch.round import site_node
 from fleet.domain import (
     Capabilities,
     Crane,
@@ -197,6 +198,20 @@ def test_low_battery_vehicle_charges_instead_of_working() -> None:
     legs = split_order(Order(OrderId("o"), "MILL1", "DOCK4", load_type="coil"), site, fleet)
     r = dispatch_round(site, legs, vs, cranes, chargers_of(site), 0.0, budget_s=0.1)
     assert r.assignments == () and len(r.charge_legs) == 1 and r.charge_legs[0].urgent
+
+
+def test_a_vehicle_stopped_between_site_nodes_is_dispatched() -> None:
+    """Traffic reports lane waypoints (`R-20>R-30#2`) as a vehicle's node; dispatch must
+    still cost trips from there (it once left such vehicles idle for the rest of the shift)."""
+    site, vs, cranes = coil_yard()
+    vs = [dataclasses.replace(v, node="R-20>R-30#2") if i == 0 else dataclasses.replace(v, mode=Mode.MANUAL)
+          for i, v in enumerate(vs)]
+    fleet = FleetView.of(vs, cranes)
+    legs = split_order(Order(OrderId("o"), "MILL2", "DOCK4", load_type="coil"), site, fleet)
+    r = dispatch_round(site, legs, vs, cranes, chargers_of(site), 0.0, budget_s=0.1)
+    assert [(a.leg_id, a.vehicle_id) for a in r.assignments] == [(legs[0].id, vs[0].id)]
+    assert site_node(site, "R-20>R-30#2") == "R-30" and site_node(site, "R-30") == "R-30"
+    assert site_node(site, "nowhere") is None and site_node(site, "R-20>NOPE#1") is None
 
 
 def _warehouse() -> tuple[Site, list[Vehicle]]:

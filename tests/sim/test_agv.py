@@ -184,6 +184,22 @@ def test_a_vehicle_halted_at_a_node_sets_off_again_when_released(halt: ActionTyp
     assert w.agvs.last_node[0] == "N5"
 
 
+def test_a_new_order_replaces_one_whose_base_is_done() -> None:
+    """VDA 5050: only a base still being driven binds; at the end of it (horizon left) a new
+    order from where the vehicle stands is taken, while driving the base it is refused."""
+    w, site = _world()
+    w.apply(route(site, "a1", PATH, released=2))
+    states = _run(w, 1)
+    w.apply(route(site, "a1", ["N0", "N1"], order="o2"))
+    states = _run(w, 1)
+    assert any("still on order" in e for e in states[-1].errors)
+    _run(w, 20)
+    assert w.agvs.last_node[0] == "N1"
+    w.apply(route(site, "a1", PATH[1:], order="o3"))
+    states = _run(w, 40)
+    assert w.agvs.last_node[0] == "N5" and states[-1].order_id == "o3"
+
+
 def test_cancel_order_stops_at_the_next_node() -> None:
     w, site = _world()
     w.apply(route(site, "a1", PATH, actions={"N5": [drop()]}))
