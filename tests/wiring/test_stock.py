@@ -87,7 +87,9 @@ def test_a_swapped_label_raises_the_alarm_the_page_lists(warehouse: tuple[Servic
     # the machine that picked the wrong-labelled load is held for the dispatcher
     held = wait_for(lambda: [m for m in client.get("/api/v1/vehicles", headers=_h(tokens, "viewer")).json()
                              if m["held"] == "paused"], what="the machine paused")
-    assert held[0]["order_id"] is not None and 0.0 <= held[0]["link_quality"] <= 1.0
+    # (the loopback machines do not brake: on a busy machine one may finish its leg before the
+    # tally's pause reaches it, so the order it names is this one or none, never another)
+    assert held[0]["order_id"] in (None, r.json()["id"]) and 0.0 <= held[0]["link_quality"] <= 1.0
     # nothing moved in the inventory: the load is where it was
     assert client.get(f"/api/v1/inventory/loads/{load.id}", headers=_h(tokens, "viewer")).json()["position"] == position
     kpis = client.get("/api/v1/kpis", headers=_h(tokens, "viewer")).json()
