@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 
 from fleet.events.webhooks import verify
+from tests.e2e.demo_process import wait_for as _wait
 
 TERMINAL = {"done", "cancelled", "failed"}
 DISPATCH_BUDGET_S = 1.0  # lockstep: the dispatcher's per-round budget (wall seconds)
@@ -448,15 +449,3 @@ def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
             for mid, v in lanes.vehicles.items()))
     out.append(f"core: {core.stats}")
     return out
-
-
-def _wait(pred: Any, timeout_s: float, step_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(step_s)
-    return bool(pred())
