@@ -6,7 +6,8 @@ Two jobs beyond the CSR layout:
   planners stay unit-time and a slow lane costs what it really costs.
 - Footprint conflicts: each node gets the vehicle's footprint (grown by the safety
   margin) oriented along every lane through it; nodes whose footprints overlap may
-  not be occupied at the same time, and are listed in each other's conflict set.
+  not be occupied at the same time, and are listed in each other's conflict set. The
+  nodes around a junction form one block: at most one of them is taken at a time.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _compile(site: Site, shape: VehicleShape) -> GraphArrays:
     indptr, indices = csr_from_lists(n, adjacency)
     edge_len = np.fromiter((x for ls in lengths for x in ls), dtype=np.float32, count=int(indptr[-1]))
     xy_arr = np.asarray(xy, dtype=np.float32).reshape(n, 2)
-    c_indptr, c_indices = _conflicts(xy_arr, headings, shape)
+    c_indptr, c_indices = _conflicts(xy_arr, headings, shape, adjacency)
     return GraphArrays(
         xy=xy_arr,
         indptr=indptr,
@@ -113,7 +114,8 @@ def footprint(x: float, y: float, headings: set[float], shape: VehicleShape) -> 
     return translate(unary_union(parts), x, y)
 
 
-def _conflicts(xy: np.ndarray, headings: list[set[float]], shape: VehicleShape) -> tuple[np.ndarray, np.ndarray]:
+def _conflicts(xy: np.ndarray, headings: list[set[float]], shape: VehicleShape,
+               adjacency: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     n = xy.shape[0]
     prints = [footprint(float(xy[i, 0]), float(xy[i, 1]), headings[i], shape) for i in range(n)]
     tree = STRtree(prints)
@@ -123,8 +125,23 @@ def _conflicts(xy: np.ndarray, headings: list[set[float]], shape: VehicleShape) 
         if i < j and prints[i].intersection(prints[j]).area > OVERLAP_EPS_M2:
             out[i].append(j)
             out[j].append(i)
-    for lst in out:
-        lst.sort()
+    # a junction is one block (openTCS's single-vehicle block): of the nodes around it only
+    # one may be taken at a time. Two vehicles each standing close to a junction from
+    # different lanes, neither in the other's way, can otherwise never pass it: whoever
+    # enters it touches the other.
+    around: list[set[int]] = [set() for _ in range(n)]
+    for u, nbrs in enumerate(adjacency):
+        for w in nbrs:
+            if w != u:
+                around[u].add(w)
+                around[w].add(u)
+    for j in range(n):
+        if len(around[j]) >= 3:
+            block = [j, *out[j]]
+            for a, b in itertools.combinations(block, 2):
+                out[a].append(b)
+                out[b].append(a)
+    out = [sorted(set(lst)) for lst in out]
     return csr_from_lists(n, out)
 
 

@@ -33,6 +33,7 @@ WINDOW_MAX_AGENTS = 64  # fleets up to this size book space-time paths (planners
 WINDOW_STEPS = 32
 WINDOW_MAX_CELLS = 4_000_000  # (steps + 1) * nodes: the reservation table's size
 WINDOW_RETRIES = 8  # booking orders tried per step (random ones break would-be jams)
+STALL_PIBT_STEPS = 16  # PIBT steps taken when the booked paths let nobody move
 
 
 def spurs(graph: GraphArrays) -> np.ndarray:
@@ -169,6 +170,9 @@ class LifelongPlanner:
         self._stuck = np.zeros(0, dtype=np.bool_)
         self._window = max(1, int(window_steps))
         self._window_max = int(window_max_agents) if (self._window + 1) * n <= WINDOW_MAX_CELLS else 0
+        self._pibt_left = 0  # PIBT steps still to take before booking paths again
+        self._pibt_prios = np.zeros(0, dtype=np.float64)
+        self.stall_breaks = 0
         self._no_rotation = bool(no_rotation)
         self._hold_steps = 1  # longer up-front bookings made fleets jam in trials
         self._retries = max(0, int(window_retries))
@@ -270,18 +274,32 @@ class LifelongPlanner:
             maxconf = int(np.diff(g.conflict_indptr).max()) if g.n_nodes else 0
             self._stack = np.empty(n_agents * (maxconf + 1) + 1, dtype=np.int32)
         slots = self._tables_for(goal, deadline)
-        if 0 < n_agents <= self._window_max:
+        windowed = 0 < n_agents <= self._window_max
+        if windowed and self._pibt_left == 0:
             nxt = self._window_step(pos, goal, slots, mask, deadline)
             if nxt is not None:
-                self.steps += 1
-                self.window_steps_taken += 1
-                return nxt
+                moved = bool((nxt != pos).any()) or bool((pos == goal).all())
+                if moved:
+                    self.steps += 1
+                    self.window_steps_taken += 1
+                    return nxt
+                # prioritized booking is incomplete: in a packed one-way block every agent
+                # can be boxed in by the bookings of those before it, step after step.
+                # PIBT's pushes shuffle the block loose; then booking resumes.
+                self._pibt_left = STALL_PIBT_STEPS
+                self.stall_breaks += 1
         self._plan = None
+        prios = self._prios
+        if windowed:
+            self._pibt_left = max(0, self._pibt_left - 1)
+            if self._pibt_prios.shape[0] != n_agents:
+                self._pibt_prios = np.random.default_rng(self._seed + 1).random(n_agents)
+            prios = self._pibt_prios  # its own: the bookings' priorities say who waited longest to book
         qto = np.empty(n_agents, dtype=np.int32)
         if n_agents:
             self.footprint_retries += _step(
                 g.indptr, g.indices, g.conflict_indptr, g.conflict_indices, self._has_conf,
-                self._pool, slots, self._inf, goal, pos, self._prios, mask, self._swap,
+                self._pool, slots, self._inf, goal, pos, prios, mask, self._swap,
                 self._hold, self._occ_now, self._occ_next, qto, self._cand, self._keyb,
                 self._frames, self._spur, self._spur_now, self._spur_enter, self._no_rotation,
                 self._mark, self._stamp, self._stack)

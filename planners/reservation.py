@@ -136,7 +136,7 @@ def plan_window(indptr, indices, cptr, cind, dist, slots, inf, pos, goals, order
     occ = np.full((hz + 1, n_nodes), -1, dtype=np.int32)
     foot = np.zeros((hz + 1, n_nodes), dtype=np.int32)
     last = np.full(n_nodes, -1, dtype=np.int32)  # last step some agent books the node
-    seen = np.zeros((hz + 1, n_nodes), dtype=np.bool_)
+    seen = np.zeros((hz + 1, n_nodes), dtype=np.int32)  # search stamp: no reset per agent
     par = np.empty((hz + 1, n_nodes), dtype=np.int32)
     planned = np.zeros(n_agents, dtype=np.bool_)
     stack = np.empty(256, dtype=np.int32)
@@ -157,14 +157,11 @@ def plan_window(indptr, indices, cptr, cind, dist, slots, inf, pos, goals, order
         s = pos[a]
         for t in range(1, min(hz, hold_steps) + 1):
             _book(occ, foot, cptr, cind, t, s, a, -1)
-        # fresh search
-        for t in range(hz + 1):
-            for v in range(n_nodes):
-                seen[t, v] = False
+        stamp = x + 1  # fresh search
         size = 0
         h0 = np.int64(dist[row, s])
         size = _heap_push(hk, hv, ht, size, h0 * (hz + 2) + hz, s, 0)
-        seen[0, s] = True
+        seen[0, s] = stamp
         par[0, s] = -1
         end_v = -1
         end_t = -1
@@ -177,7 +174,7 @@ def plan_window(indptr, indices, cptr, cind, dist, slots, inf, pos, goals, order
             for k in range(indptr[v], indptr[v + 1] + 1):
                 u = v if k == indptr[v + 1] else indices[k]
                 t1 = t + 1
-                if seen[t1, u]:
+                if seen[t1, u] == stamp:
                     continue
                 if u != v and blocked[u]:
                     continue
@@ -195,7 +192,7 @@ def plan_window(indptr, indices, cptr, cind, dist, slots, inf, pos, goals, order
                 du = dist[row, u]
                 if du == inf and dist[row, v] != inf:
                     continue
-                seen[t1, u] = True
+                seen[t1, u] = stamp
                 par[t1, u] = v
                 if size + 1 >= cap:
                     cap *= 2

@@ -13,6 +13,7 @@ vehicle's top speed, the edge's `max_speed_mps`, the site lane's and its zones'.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -245,12 +246,11 @@ class AgvFleet:
 
     def _stitch(self, i: int, route: _Route, cmd: MovementCommand, nodes: list[RouteNode],
                 edges: list[RouteEdge]) -> None:
-        seqs = [n.sequence_id for n in route.nodes]
-        try:
-            k = seqs.index(nodes[0].sequence_id)
-        except ValueError:
+        # route nodes are in sequence order, and a long order grows to thousands of them
+        k = bisect.bisect_left(route.nodes, nodes[0].sequence_id, key=lambda n: n.sequence_id)
+        if k == len(route.nodes) or route.nodes[k].sequence_id != nodes[0].sequence_id:
             raise RouteRejected(f"update {cmd.order_update_id} of {cmd.order_id!r} starts at sequence "
-                                f"{nodes[0].sequence_id}, not on the current route") from None
+                                f"{nodes[0].sequence_id}, not on the current route")
         if route.nodes[k].node_id != nodes[0].node_id:
             raise RouteRejected(f"update starts at {nodes[0].node_id!r}, the route has "
                                 f"{route.nodes[k].node_id!r} there")

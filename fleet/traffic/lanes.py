@@ -42,9 +42,10 @@ from fleet.traffic.places import agv_node
 from maps.compile import blocked_nodes, compile_site
 from maps.graph import GraphArrays
 from maps.site import Site
+from planners.distance import goal_distances, unreachable
 from planners.execution import ExecutionError, ExecutionGraph, hold_rotations
 from planners.lacam import solve
-from planners.lifelong import LifelongPlanner
+from planners.lifelong import LifelongPlanner, spurs
 from planners.problem import Blocks
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,9 @@ class LaneTraffic:
         self._station_nodes = frozenset(self.graph.index(st.node) for st in site.stations)
         self._rest_nodes = [self.graph.index(st.node) for st in site.stations if st.kind in ("parking", "charger")]
         self._no_idle = self._spur_nodes() - frozenset(self._rest_nodes)
+        self._rest_dist: np.ndarray | None = None  # steps from every node to each rest node
+        self._spur_id = spurs(self.graph)  # dead-end spur of each node (-1: none)
+        self._mouths = self._spur_mouths()
         self.replans = 0
         self.held_rotations = 0
         self.plan_steps = 0
@@ -152,6 +156,7 @@ class LaneTraffic:
             return
         self._zones = frozenset(zone_ids)
         self._closed = blocked_nodes(self.site, self.graph, self._zones)
+        self._rest_dist = None
         self.planner.set_closed(self._closed)
         self._replan()
 
@@ -482,7 +487,12 @@ class LaneTraffic:
         claimed = {prev[v.agent] for v in self.vehicles.values()} | {v.goal for v in self.vehicles.values() if v.goal >= 0}
         for k, v in enumerate(active):
             at = prev[v.agent]
-            if v.goal >= 0:
+            mouth = self._busy_mouth(v, prev) if v.goal >= 0 else None
+            if mouth is not None:
+                # its station's dead end is taken: waiting in the mouth would shut in the
+                # one coming out, so wait short of it, or go on clear of it when already in
+                goals[k] = self._free_spot(at, wanted | mouth, blocked) if at in mouth else at
+            elif v.goal >= 0:
                 goals[k] = v.goal
             elif at in self._rest_nodes:
                 goals[k] = at
@@ -497,24 +507,40 @@ class LaneTraffic:
                     goals[k] = at
         return goals
 
+    def _busy_mouth(self, v: _Vehicle, prev: list[int]) -> set[int] | None:
+        """The nodes around the dead-end spur of v's goal when another vehicle is in it."""
+        sid = int(self._spur_id[v.goal])
+        if sid < 0 or self._spur_id[prev[v.agent]] >= 0:
+            return None  # (one in a spur comes out whatever: waiting there would shut it)
+        if not any(u is not v and self._spur_id[prev[u.agent]] == sid for u in self.vehicles.values()):
+            return None
+        return self._mouths[sid]
+
+    def _spur_mouths(self) -> list[set[int]]:
+        """Per spur: its nodes, the junction it leaves the lanes at, and all nodes too close."""
+        g = self.graph
+        n_spurs = int(self._spur_id.max()) + 1 if g.n_nodes else 0
+        mouths: list[set[int]] = [set() for _ in range(n_spurs)]
+        src = np.repeat(np.arange(g.n_nodes), np.diff(g.indptr))
+        for a, b in zip(src.tolist(), g.indices.tolist(), strict=True):
+            for x, y in ((a, b), (b, a)):
+                sid = int(self._spur_id[x])
+                if sid >= 0:
+                    mouths[sid].update((x, y))  # y: the spur's next node or its junction
+        return [m | {int(c) for u in m for c in g.conflicts(u).tolist()} for m in mouths]
+
     def _rest_spot(self, start: int, taken: set[int], blocked: np.ndarray) -> int:
-        """The nearest parking place or charger (breadth first) nobody holds or heads for."""
-        free = set(self._rest_nodes) - taken
-        if not free:
-            return -1
-        seen, frontier = {start}, [start]
-        while frontier:
-            nxt = []
-            for u in frontier:
-                for w in self.graph.neighbours(u).tolist():
-                    if w in seen or blocked[w]:
-                        continue
-                    if w in free:
-                        return w
-                    seen.add(w)
-                    nxt.append(w)
-            frontier = nxt
-        return -1
+        """The nearest parking place or charger (by lane distance) nobody holds or heads for.
+        A place behind a held vehicle still counts: the planner waits or goes round."""
+        if self._rest_dist is None:
+            rest = np.array(self._rest_nodes, dtype=np.int32)
+            self._rest_dist = goal_distances(self.graph, rest, self._closed)
+        best, best_d = -1, unreachable(self._rest_dist.dtype)
+        for k, node in enumerate(self._rest_nodes):
+            d = int(self._rest_dist[k, start])
+            if d < best_d and node not in taken and not blocked[node]:
+                best, best_d = node, d
+        return best
 
     def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> None:
         """The step planner stalled: plan the active vehicles to their goals with the

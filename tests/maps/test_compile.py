@@ -56,3 +56,19 @@ def test_blocked_nodes_of_a_zone():
     mask = blocked_nodes(site, g, {"MAINT-A"})
     assert 0 < mask.sum() < g.n_nodes
     assert not blocked_nodes(site, g, set()).any()
+
+
+def test_nodes_around_a_junction_are_one_block():
+    # the warehouse's north corridor where aisle 7 comes up and work cell 4's spur leaves:
+    # a vehicle coming up the aisle and one coming out of the spur both stand next to N-42
+    # without touching each other; if both could wait there, neither could ever pass
+    g = compile_site(load_site(bundled_sites()["warehouse"]))
+    junction = g.index("N-42")
+    block = [junction, *g.conflicts(junction).tolist()]
+    assert {g.index("A7-10>N-42#2"), g.index("N-42>WC4#1")} <= set(block)
+    for a in block:
+        for b in block:
+            assert a == b or b in g.conflicts(a)
+    # away from junctions, conflicts stay the footprint's
+    mid = g.index("A7-5")
+    assert len(g.conflicts(mid)) == 2

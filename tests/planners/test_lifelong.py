@@ -193,3 +193,25 @@ def test_bundled_warehouse_site_keeps_delivering() -> None:
         assert violations(g, hist, no_rotation=True) == [], f"block {block}"
     assert min(per_block) > 100, per_block  # goals reached keep growing, block after block
 
+
+
+def test_pibt_shakes_loose_a_fleet_the_bookings_box_in(monkeypatch) -> None:
+    # prioritized booking is incomplete: stand in for a packed one-way block where every
+    # agent is boxed in by the bookings of those before it (all fail, nobody moves)
+    import planners.lifelong as lifelong
+
+    def boxed_in(*args):
+        pos, out, failed = args[7], args[14], args[15]
+        out[:] = pos
+        failed[:] = True
+        return pos.shape[0]
+
+    monkeypatch.setattr(lifelong, "plan_window", boxed_in)
+    rng = np.random.default_rng(3)
+    cells = rng.permutation(WAREHOUSE.n_nodes)
+    planner = LifelongPlanner(WAREHOUSE, seed=1)
+    hist, reached, _ = run(planner, cells[:10].astype(np.int32), cells[10:20].astype(np.int32),
+                           200, rng, np.arange(WAREHOUSE.n_nodes))
+    assert violations(WAREHOUSE, hist) == []
+    assert reached.sum() > 20  # the PIBT steps keep the fleet going
+    assert planner.window_plans == planner.stall_breaks > 5  # booking is tried again after each spell

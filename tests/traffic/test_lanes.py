@@ -9,12 +9,13 @@ from maps.loader import bundled_sites, load_site
 from tests.traffic.fake_fleet import FakeAgv
 
 
-def _run(site_name: str, n_agv: int, n_legs: int, seed: int, max_delay: int = 3, ticks: int = 4000):
+def _run(site_name: str, n_agv: int, n_legs: int, seed: int, max_delay: int = 3, ticks: int = 4000,
+         pickups: list[str] | None = None):
     site = load_site(bundled_sites()[site_name])
     traffic = LaneTraffic(site, seed=seed)
     g = traffic.graph
     rng = np.random.default_rng(seed)
-    pickups = [s.id for s in site.stations if s.kind == "pickup"]
+    pickups = pickups or [s.id for s in site.stations if s.kind == "pickup"]
     drops = [s.id for s in site.stations if s.kind == "drop"]
     parking = [s.node for s in site.stations if s.kind in ("parking", "charger")]
     starts = [n.id for n in site.nodes if n.id not in {s.node for s in site.stations}]
@@ -68,3 +69,11 @@ def test_warehouse_30_agvs_with_delays():
 
 def test_coil_yard_footprints_with_delays():
     _run("coil_yard", n_agv=4, n_legs=10, seed=2, max_delay=4, ticks=6000)
+
+
+def test_coil_yard_one_mill_for_the_whole_fleet():
+    # every vehicle wants the same mill spur: one comes out loaded while the next waits
+    # for it. Waiting in the spur's mouth (the junction's block) shuts the loaded one in
+    # until the planner shuffles them apart: 1406 ticks for this seed, 1166 waiting short
+    t, _, _ = _run("coil_yard", n_agv=6, n_legs=18, seed=3, max_delay=2, ticks=8000, pickups=["MILL2"])
+    assert t < 1300, f"18 legs from one mill took {t} ticks"
