@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
+import shapely
 from shapely.geometry import LineString, Point, Polygon
 
 
@@ -245,6 +246,12 @@ class Site:
             return (0.0, 0.0, 0.0, 0.0)
         return (min(xs), min(ys), max(xs), max(ys))
 
+    @cached_property
+    def _outdoor_areas(self) -> list[Polygon]:
+        areas = [z.polygon for z in self.zones if z.kind == ZoneKind.OUTDOOR]
+        for a in areas:
+            shapely.prepare(a)  # sensors ask for every fix: a prepared polygon answers fast
+        return areas
+
     def is_outdoor(self, x: float, y: float) -> bool:
-        p = Point(x, y)
-        return any(z.kind == ZoneKind.OUTDOOR and z.polygon.covers(p) for z in self.zones)
+        return any(shapely.intersects_xy(a, x, y) for a in self._outdoor_areas)  # boundary counts

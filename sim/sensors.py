@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -140,32 +141,42 @@ class RfidSensor:
     miss_prob: float = 0.05
     misread_prob: float = 0.02  # half: another tag's id, half: a garbage id
 
+    @cached_property
+    def _ids(self) -> list[str]:
+        return [t[0] for t in self.tags]
+
+    @cached_property
+    def _xy(self) -> np.ndarray:
+        return np.array([(t[1], t[2]) for t in self.tags], dtype=np.float64).reshape(-1, 2)
+
     def measure(self, machine_id: str, traj: Trajectory, rng: np.random.Generator) -> list[Measurement]:
         if not self.tags:
             return []
-        ids = [t[0] for t in self.tags]
-        txy = np.array([(t[1], t[2]) for t in self.tags])
+        ids, txy = self._ids, self._xy
         t = np.arange(traj.t[0], traj.t[-1], 1.0 / self.scan_hz)
         x, y, _, _, _ = traj.at(t)
-        out: list[Measurement] = []
-        inside: set[int] = set()
+        if t.size == 0:
+            return []
         # cheap pre-filter: only tags near the path at all
         near = np.flatnonzero(
             (txy[:, 0] >= x.min() - 1) & (txy[:, 0] <= x.max() + 1)
             & (txy[:, 1] >= y.min() - 1) & (txy[:, 1] <= y.max() + 1)
         )
+        if near.size == 0:
+            return []
         sub = txy[near]
-        for ti, xi, yi in zip(t, x, y, strict=True):
-            d2 = (sub[:, 0] - xi) ** 2 + (sub[:, 1] - yi) ** 2
-            now = set(near[np.flatnonzero(d2 <= self.reader_range_m**2)].tolist())
-            for k in now - inside:
-                if rng.random() < self.miss_prob:
-                    continue
-                tag_id = ids[k]
-                if rng.random() < self.misread_prob:
-                    tag_id = ids[int(rng.integers(len(ids)))] if rng.random() < 0.5 else f"??{rng.integers(1 << 30):x}"
-                out.append(RfidRead(machine_id, float(ti), float(ti), tag_id, self.reader_range_m))
-            inside = now
+        in_range = (sub[None, :, 0] - x[:, None]) ** 2 + (sub[None, :, 1] - y[:, None]) ** 2 <= self.reader_range_m**2
+        entered = in_range.copy()
+        entered[1:] &= ~in_range[:-1]  # a read as a tag comes into range, once per pass
+        out: list[Measurement] = []
+        for row, col in zip(*np.nonzero(entered), strict=True):  # in scan order
+            if rng.random() < self.miss_prob:
+                continue
+            ti = float(t[row])
+            tag_id = ids[int(near[col])]
+            if rng.random() < self.misread_prob:
+                tag_id = ids[int(rng.integers(len(ids)))] if rng.random() < 0.5 else f"??{rng.integers(1 << 30):x}"
+            out.append(RfidRead(machine_id, ti, ti, tag_id, self.reader_range_m))
         return out
 
 

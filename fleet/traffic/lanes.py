@@ -121,7 +121,7 @@ class LaneTraffic:
         self.held_rotations = 0
         self.plan_steps = 0
         self.stalled_steps = 0  # consecutive plan steps in which no vehicle with a goal moved
-        self.stall_limit = 8
+        self.stall_limit = 24  # beyond the planner's own PIBT spell (planners.lifelong)
         self.rescues = 0
         self.rescue_time_s = 0.3
         self._rescue_backoff = 1
@@ -425,7 +425,10 @@ class LaneTraffic:
                 self._rescue_rows.clear()
                 return
             self.plan_steps += 1
-            moved = any(config[v.agent] != prev[v.agent] for v in active if v.goal >= 0)
+            # stalled: someone has somewhere to go this step and nobody moved (vehicles
+            # waiting by design, short of a taken spur, do not count)
+            bound = [v.agent for k, v in enumerate(active) if goals[k] != positions[k]]
+            moved = not bound or any(config[a] != prev[a] for a in bound)
             self.stalled_steps = 0 if moved else self.stalled_steps + 1
             if config == prev:
                 return  # nobody moves this step: planning further now only repeats it
