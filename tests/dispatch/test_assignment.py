@@ -119,8 +119,10 @@ def test_random_rounds_are_valid_and_no_worse_than_greedy(seed, n_legs, n_veh) -
     assert validate_assignments(o, legs, vs) == []
     assert validate_assignments(g, legs, vs) == []
     assert len(o) >= len(g)
-    if len(o) == len(g):
-        # without deadlines the flow minimises empty travel exactly (greedy's pairs are among its arcs)
+    if {a.leg_id for a in o} == {a.leg_id for a in g}:
+        # the same legs served, without deadlines: the flow minimises empty travel exactly
+        # (greedy's pairs are among its arcs). With more legs than vehicles the flow may
+        # rightly serve other, more urgent legs (priorities), so only then
         assert sum(a.empty_travel_m for a in o) <= sum(a.empty_travel_m for a in g) + 1e-6
 
 
