@@ -11,6 +11,10 @@ A station several agents want is *queued*: an agent does not push the agent hold
 its goal (standing on it with the same goal) off it; it waits next to it, and its
 priority does not grow while it waits, so queues do not bully the traffic around
 them. The planner is built once per graph (`LifelongPlanner(graph)`).
+
+Small fleets book windowed space-time paths instead (`planners.reservation`). Prioritized
+booking is incomplete: when it lets nobody move, a spell of PIBT steps, with priorities of
+their own, shakes the fleet loose before booking resumes.
 """
 
 from __future__ import annotations
