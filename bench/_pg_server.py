@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._procs import descendants
+
 
 def pg_bin() -> Path | None:
     for cand in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
@@ -76,20 +78,7 @@ class BenchPostgres:
         """The server's processes (postmaster and backends, below `runuser`), for CPU accounting."""
         if self.proc is None:
             return []
-        children: dict[int, list[int]] = {}
-        for stat in glob.glob("/proc/[0-9]*/stat"):
-            try:
-                text = Path(stat).read_text()
-                pid, ppid = int(text.split()[0]), int(text.rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(pid)
-        out, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            todo += children.get(pid, [])
-        return out
+        return [self.proc.pid, *descendants(self.proc.pid)]
 
     def stop(self) -> None:
         if self.proc is not None:

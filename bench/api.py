@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._procs import cpu_s, descendants
+from fleet.plant import free_port
+
 DESCRIPTION = "WMS API: sustained order submissions/s with p99 latency, SSE event latency"
 
 FLOOR_RATE_PER_S = 500.0
@@ -170,43 +173,6 @@ async def _drive(host: str, port: int, token: str, rate: float, seconds: float, 
     return {"n": n, "lat": lat, "errors": errors, "sse": sse_lat, "elapsed": elapsed, "sent_s": sent_s, "t0": t0}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc), NaN elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-def _children(pid: int) -> list[int]:
-    """Every process below `pid` (the simulator's edge process)."""
-    import glob
-
-    below: dict[int, list[int]] = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            text = Path(stat).read_text()
-            child, parent = int(text.split()[0]), int(text.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        below.setdefault(parent, []).append(child)
-    out, todo = [], list(below.get(pid, []))
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += below.get(p, [])
-    return out
-
-
 def _start_service(args: argparse.Namespace, db_url: str, port: int, vehicles: int, tmp: Path,
                    ) -> tuple[subprocess.Popen, list[str]]:
     """The service process; returns it once it is ready, and the lines it printed (JSON)."""
@@ -291,19 +257,19 @@ def _run(args: argparse.Namespace, seconds: float, vehicles: int, tmp: Path, pg:
     store = Store(db_url)
     token = Accounts(store).create_token("wms", label="bench")[1]
     store.close()
-    port = _free_port()
+    port = free_port()
     stations = _stations(args.machines)
     proc, lines = _start_service(args, db_url, port, vehicles, tmp)
     try:
-        pg_cpu0 = sum(_cpu_s(p) for p in pg.pids()) if pg is not None else 0.0
-        kids = _children(proc.pid)
-        kid_cpu0 = sum(_cpu_s(p) for p in kids)
-        cpu0, w0 = _cpu_s(proc.pid), time.perf_counter()
+        pg_cpu0 = sum(cpu_s(p) for p in pg.pids()) if pg is not None else 0.0
+        kids = descendants(proc.pid)
+        kid_cpu0 = sum(cpu_s(p) for p in kids)
+        cpu0, w0 = cpu_s(proc.pid), time.perf_counter()
         out = asyncio.run(_drive("127.0.0.1", port, token, args.rate, seconds, args.connections, stations,
                                  args.sse_types))
-        cpu1, w1 = _cpu_s(proc.pid), time.perf_counter()
-        kid_cpu1 = sum(_cpu_s(p) for p in kids)
-        pg_cpu1 = sum(_cpu_s(p) for p in pg.pids()) if pg is not None else 0.0
+        cpu1, w1 = cpu_s(proc.pid), time.perf_counter()
+        kid_cpu1 = sum(cpu_s(p) for p in kids)
+        pg_cpu1 = sum(cpu_s(p) for p in pg.pids()) if pg is not None else 0.0
         auth = {"Authorization": f"Bearer {token}"}
         metrics = httpx.get(f"http://127.0.0.1:{port}/api/v1/kpis", headers=auth, timeout=10).json()
         moving = httpx.get(f"http://127.0.0.1:{port}/api/v1/vehicles", headers=auth, timeout=10).json()

@@ -23,17 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleet.plant import free_port
+
 DESCRIPTION = "messages/s through the bus (inproc, tcp), VDA 5050 over mosquitto, ROS 2 DDS; RTT"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--messages", type=int, default=None, help="messages per throughput run")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(pred: Any, timeout_s: float) -> bool:
@@ -63,7 +59,7 @@ def _bus(transport: str, n: int, rtt_n: int) -> dict[str, float]:
 
     ctx = zmq.Context.instance()
     endpoint = f"inproc://bench-{time.monotonic_ns()}" if transport == "inproc" else \
-        f"tcp://127.0.0.1:{_free_port()}"
+        f"tcp://127.0.0.1:{free_port()}"
     hub = BusHub(endpoint, context=ctx, heartbeat_s=0.5, resend_after_s=5.0)
     hub.start()
     gw = LoopbackGateway("gw-bench", ["m1"], endpoint, context=ctx, state_period_s=3600)
@@ -154,7 +150,7 @@ def _vda5050(n: int, rtt_n: int) -> dict[str, float]:
     from adapters.bus import BusHub
     from adapters.vda5050 import Vda5050Config, Vda5050Gateway, VehicleRef
 
-    port = _free_port()
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"

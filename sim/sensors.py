@@ -154,9 +154,9 @@ class RfidSensor:
             return []
         ids, txy = self._ids, self._xy
         t = np.arange(traj.t[0], traj.t[-1], 1.0 / self.scan_hz)
-        x, y, _, _, _ = traj.at(t)
         if t.size == 0:
             return []
+        x, y, _, _, _ = traj.at(t)
         # cheap pre-filter: only tags near the path at all
         near = np.flatnonzero(
             (txy[:, 0] >= x.min() - 1) & (txy[:, 0] <= x.max() + 1)

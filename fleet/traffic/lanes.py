@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,10 +114,10 @@ class LaneTraffic:
         self.handoff_open = lambda station, crane_leg: True  # set by FleetTraffic
         self._station_nodes = frozenset(self.graph.index(st.node) for st in site.stations)
         self._rest_nodes = [self.graph.index(st.node) for st in site.stations if st.kind in ("parking", "charger")]
-        self._no_idle = self._spur_nodes() - frozenset(self._rest_nodes)
-        self._rest_dist: np.ndarray | None = None  # steps from every node to each rest node
         self._spur_id = spurs(self.graph)  # dead-end spur of each node (-1: none)
         self._mouths = self._spur_mouths()
+        self._no_idle = self._spur_nodes() - frozenset(self._rest_nodes)
+        self._rest_dist: np.ndarray | None = None  # steps from every node to each rest node
         self.replans = 0
         self.held_rotations = 0
         self.plan_steps = 0
@@ -437,30 +438,11 @@ class LaneTraffic:
                     self._arrive(v, ex.last(v.agent))
 
     def _spur_nodes(self) -> frozenset[int]:
-        """Stations, the dead-end spurs that lead to them, and every node too close to
-        one: places an idle vehicle must not wait on (others have to get through)."""
+        """Stations, the dead-end spurs they stand on, and every node too close to one:
+        places an idle vehicle must not wait on (others have to get through)."""
         g = self.graph
-        out_deg = np.diff(g.indptr)
-        back: list[list[int]] = [[] for _ in range(g.n_nodes)]
-        for u in range(g.n_nodes):
-            for w in g.neighbours(u).tolist():
-                back[w].append(u)
-        spur: set[int] = set()
-        for st in self._station_nodes:
-            spur.add(st)
-            prev, node = -1, st
-            while True:
-                around = (set(g.neighbours(node).tolist()) | set(back[node])) - {prev}
-                if len(around) != 1 or out_deg[node] > 2:
-                    break
-                nxt = around.pop()
-                if nxt in spur:
-                    break
-                around_next = (set(g.neighbours(nxt).tolist()) | set(back[nxt])) - {node}
-                if len(around_next) > 1:
-                    break  # nxt is the junction with the lane network
-                spur.add(nxt)
-                prev, node = node, nxt
+        station_spurs = {int(self._spur_id[st]) for st in self._station_nodes} - {-1}
+        spur = set(self._station_nodes) | set(np.flatnonzero(np.isin(self._spur_id, list(station_spurs))).tolist())
         near = {int(c) for v in spur for c in g.conflicts(v).tolist()}
         return frozenset(spur | near)
 
@@ -488,9 +470,10 @@ class LaneTraffic:
         # one-way loop it would hold up everyone behind it), else keeps out of the way
         resting = {prev[v.agent] for v in self.vehicles.values() if v.job is None} & set(self._rest_nodes)
         claimed = {prev[v.agent] for v in self.vehicles.values()} | {v.goal for v in self.vehicles.values() if v.goal >= 0}
+        in_spur = Counter(int(self._spur_id[prev[v.agent]]) for v in self.vehicles.values())
         for k, v in enumerate(active):
             at = prev[v.agent]
-            mouth = self._busy_mouth(v, prev) if v.goal >= 0 else None
+            mouth = self._busy_mouth(v, prev, in_spur) if v.goal >= 0 else None
             if mouth is not None:
                 # its station's dead end is taken: waiting in the mouth would shut in the
                 # one coming out, so wait short of it, or go on clear of it when already in
@@ -510,12 +493,12 @@ class LaneTraffic:
                     goals[k] = at
         return goals
 
-    def _busy_mouth(self, v: _Vehicle, prev: list[int]) -> set[int] | None:
-        """The nodes around the dead-end spur of v's goal when another vehicle is in it."""
+    def _busy_mouth(self, v: _Vehicle, prev: list[int], in_spur: Counter[int]) -> set[int] | None:
+        """The nodes around the dead-end spur of v's goal when another vehicle is in it
+        (`in_spur`: vehicles per spur id). One in a spur itself comes out whatever:
+        waiting there would shut it."""
         sid = int(self._spur_id[v.goal])
-        if sid < 0 or self._spur_id[prev[v.agent]] >= 0:
-            return None  # (one in a spur comes out whatever: waiting there would shut it)
-        if not any(u is not v and self._spur_id[prev[u.agent]] == sid for u in self.vehicles.values()):
+        if sid < 0 or self._spur_id[prev[v.agent]] >= 0 or not in_spur[sid]:
             return None
         return self._mouths[sid]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,12 +31,6 @@ def wait_until(pred: Callable[[], bool], timeout_s: float = 10.0, step_s: float 
             return True
         time.sleep(step_s)
     return bool(pred())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def movement(machine_id: str, order_id: str = "o1", update: int = 0, n: int = 3,

@@ -10,9 +10,9 @@ import zmq
 from adapters.bus import BusAdapterFactory, BusHub, codec
 from adapters.errors import LinkLostError
 from fleet.domain.commands import ActionType, MachineState
+from fleet.plant import free_port
 from tests.adapters.conftest import (
     RecordingGateway,
-    free_port,
     instant,
     movement,
     wait_until,

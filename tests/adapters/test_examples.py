@@ -11,8 +11,9 @@ import yaml
 
 from adapters.bus import BusHub
 from fleet.cli.gateway import build
+from fleet.plant import free_port
 from sim.vda5050_vehicle import SimVda5050Vehicle
-from tests.adapters.conftest import free_port, movement, wait_until
+from tests.adapters.conftest import movement, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "adapters" / "examples"

@@ -24,7 +24,8 @@ from adapters.bus import BusAdapterFactory, BusHub
 from adapters.errors import LinkLostError
 from adapters.link import LinkRules, LinkStatus
 from fleet.domain.commands import ActionType
-from tests.adapters.conftest import free_port, instant, movement, wait_until
+from fleet.plant import free_port
+from tests.adapters.conftest import instant, movement, wait_until
 from tests.adapters.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]

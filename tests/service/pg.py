@@ -4,17 +4,10 @@ binaries, a temp dir, a free loopback port), without fsync, one database per tes
 from __future__ import annotations
 
 import os
-import socket
 
 from bench._pg_server import BenchPostgres, pg_bin
 
-__all__ = ["PgServer", "free_port", "pg_bin"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["PgServer", "pg_bin"]
 
 
 class PgServer:

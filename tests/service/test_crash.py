@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fleet.plant import free_port
 from fleet.security import Accounts
 from fleet.store import Store
-from tests.service.pg import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ import websockets
 from fleet.api.service import Service
 from fleet.config import load_settings
 from fleet.events.webhooks import sign, verify
-from tests.service.pg import free_port
+from fleet.plant import free_port
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from fastapi.testclient import TestClient
 from fleet.api.service import Service
 from fleet.config import load_settings
 from fleet.core.stock import build_inventory, seed_stock
+from fleet.plant import free_port
 from fleet.security import Accounts
 from fleet.store import Store
 from maps.loader import load_site, resolve_site
@@ -160,12 +160,6 @@ def test_a_drop_left_untallied_by_a_crash_is_applied_at_the_next_start(tmp_path:
 # ----------------------------------------------------------------------------- kill -9
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Serve:
     def __init__(self, db_url: str, port: int, log: Path) -> None:
         self.url, self.db_url, self.port, self.log = f"http://127.0.0.1:{port}", db_url, port, log
@@ -216,7 +210,7 @@ def test_confirmed_drops_survive_kill_9_of_the_service(tmp_path: Path) -> None:
     token = Accounts(store).create_token("wms")[1]
     store.close()
     h = {"Authorization": f"Bearer {token}"}
-    serve = _Serve(db_url, _free_port(), tmp_path / "serve.log").start()
+    serve = _Serve(db_url, free_port(), tmp_path / "serve.log").start()
     try:
         orders = [{"client_id": f"k-{k}", "source": "IN1", "destination": slot, "load_type": "pallet",
                    "weight_kg": 250.0, "load_id": f"P-K{k}"} for k, slot in enumerate(free)]
