@@ -192,8 +192,10 @@ def run_demo(opts: DemoOptions) -> int:
     while not service.core.leader and time.time() < deadline:
         time.sleep(0.05)
     service.serve_in_thread()
+    # a restart: the simulated machines stand where the store last saw them, loads on board
+    resume = tuple(m for m, _held in service.core.store.machines())
     plant = Plant(scenario, PlantOptions(transport=opts.transport, speed=opts.speed, endpoint=endpoint,
-                                         workdir=opts.data_dir / f"plant-{opts.transport}"))
+                                         workdir=opts.data_dir / f"plant-{opts.transport}", resume=resume))
     try:
         plant.start()
     except PlantError as exc:

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 from fleet.errors import FleetError
 
 log = logging.getLogger(__name__)
+RESUMED_FIELDS = ("id", "node", "battery", "load_id", "heading_rad", "bridge_m", "trolley_m")  # what a resumed simulator takes
 
 TRANSPORTS = ("inproc", "tcp", "vda5050", "ros2")
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -284,6 +286,7 @@ class PlantOptions:
     dt_s: float | None = None  # simulator step (default: the scenario's)
     sensing: bool = True  # simulated AGVs report raw positioning readings for the core to fuse
     lockstep: bool = False  # no pacing: `Lockstep` steps the core and the simulator together
+    resume: tuple[Any, ...] = ()  # machine records from the store: the simulator starts where they stood
 
 
 class Plant:
@@ -359,6 +362,9 @@ class Plant:
                            faults=[f for f in sc.faults() if with_agvs or f.target not in {a.id for a in sc.agvs}],
                            state_period_s=sc.state_period_s, idle_state_period_s=sc.idle_state_period_s,
                            start_s=time.time())
+        if self.opts.resume:
+            for why in self.world.resume(self.opts.resume):
+                log.warning("resumed simulator: %s", why)
         observers: tuple[Callable[[Any], None], ...] = ()
         if self.opts.watch_safety:
             self.safety = WorldSafety(self.world, sc.deadlock_s, sc.check_period_s)
@@ -400,10 +406,12 @@ class Plant:
         gw.start()
         self._parts.append(gw)
         self.vda_gateway = gw
+        stood = {m.id: m.node for m in self.opts.resume if getattr(m, "node", None) in sc.site.node_by_id}
         for a in sc.agvs:
-            node = sc.site.node_by_id[a.start_node]
+            start = stood.get(a.id, a.start_node)
+            node = sc.site.node_by_id[start]
             v = SimVda5050Vehicle("fleet5g", a.id, host, port, version=versions[a.id],
-                                  start=(a.start_node, node.x, node.y), speed_mps=a.max_speed_mps * speed,
+                                  start=(start, node.x, node.y), speed_mps=a.max_speed_mps * speed,
                                   state_period_s=max(0.05, sc.state_period_s / speed),
                                   action_s=max(0.02, float(a.pick_s) / speed), keepalive_s=2)
             v.start()
@@ -471,6 +479,11 @@ class Plant:
         if self.opts.lockstep:
             self._control = f"tcp://127.0.0.1:{free_port()}"
             args += ["--control", self._control]
+        if self.opts.resume:
+            where = self.opts.workdir / "resume.json"
+            where.write_text(json.dumps([{f: getattr(m, f, None) for f in RESUMED_FIELDS} for m in self.opts.resume]),
+                             encoding="utf-8")
+            args += ["--resume", str(where)]
         root = Path(__file__).resolve().parents[1]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
         self._edge = subprocess.Popen(args, cwd=str(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -582,6 +595,8 @@ def edge_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gateway-id", default="gw-sim-edge")
     ap.add_argument("--control", default=None,
                     help="lockstep: no pacing; step only when asked on this REP endpoint (tests)")
+    ap.add_argument("--resume", type=Path, default=None,
+                    help="JSON list of machines (id, node, battery, load_id, bridge_m, ...) to start from")
     args = ap.parse_args(argv)
     from sim.scenario import load_scenario, resolve_scenario
 
@@ -594,6 +609,10 @@ def edge_main(argv: list[str] | None = None) -> int:
     world = World(scenario.site, scenario.agvs, seed=scenario.seed, link=scenario.link, faults=scenario.faults(),
                   state_period_s=scenario.state_period_s, idle_state_period_s=scenario.idle_state_period_s,
                   start_s=time.time())
+    if args.resume is not None:
+        records = [types.SimpleNamespace(**m) for m in json.loads(args.resume.read_text(encoding="utf-8"))]
+        for why in world.resume(records):
+            log.warning("resumed simulator: %s", why)
     safety = WorldSafety(world, scenario.deadlock_s, scenario.check_period_s) if args.safety_report else None
     from sim.sensing import WorldSensing
 

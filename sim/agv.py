@@ -196,6 +196,20 @@ class AgvFleet:
                 raise ValueError(f"AGV {spec.id!r} starts at unknown node {spec.start_node!r}")
             self.x[i], self.y[i] = node.x, node.y
 
+    def place(self, vehicle_id: str, node_id: str, *, battery: float | None = None, load_id: str | None = None,
+              heading_rad: float = 0.0) -> None:
+        """Stand a vehicle on a node, idle, with this charge and load (a resumed plant)."""
+        i = self.index[vehicle_id]
+        node = self.site.node_by_id.get(node_id)
+        if node is None:
+            raise ValueError(f"AGV {vehicle_id!r} placed on unknown node {node_id!r}")
+        self.x[i], self.y[i], self.theta[i] = node.x, node.y, heading_rad
+        self.last_node[i], self.last_seq[i] = node_id, 0
+        if battery is not None:
+            self.battery[i] = min(1.0, max(0.0, battery))
+        self.load_id[i], self.loaded[i] = load_id, load_id is not None
+        self.dirty[i] = True
+
     # --- commands ------------------------------------------------------------------
 
     def apply_movement(self, cmd: MovementCommand, now: float) -> None:

@@ -93,6 +93,27 @@ class CraneFleet:
     def ids(self) -> list[str]:
         return list(self.cranes)
 
+    def place(self, where: dict[str, tuple[float, float, str | None]]) -> list[str]:
+        """Stand cranes idle at runway positions with loads on their hooks (a resumed
+        plant): crane id -> (bridge m, trolley m, load id). A bay whose new positions would
+        put a bridge into its neighbour keeps its positions (loads still go on). Returns
+        the bays kept."""
+        kept = []
+        for bay_id, row in self.by_bay.items():
+            at = [where.get(c.spec.id, (c.bridge_m, c.trolley_m, c.load_id)) for c in row]
+            bridge = [min(max(b, c.spec.width_m / 2), c.bay.runway_length_m - c.spec.width_m / 2) for c, (b, _, _) in zip(row, at, strict=True)]
+            clear = all(bridge[k] + row[k].spec.width_m / 2 + row[k].bay.safety_gap_m <= bridge[k + 1] - row[k + 1].spec.width_m / 2
+                        for k in range(len(row) - 1))
+            if not clear:
+                kept.append(bay_id)
+            for c, b, (_, trolley, load) in zip(row, bridge, at, strict=True):
+                if clear:
+                    c.bridge_m = b
+                    c.trolley_m = min(max(trolley, 0.0), c.bay.span_m)
+                c.load_id = load
+                c.dirty = True
+        return kept
+
     def apply(self, cmd: CraneCommand, now: float) -> None:
         c = self.cranes[cmd.machine_id]
         if cmd.command_id in self.seen_commands:

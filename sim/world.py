@@ -136,6 +136,8 @@ class World:
                 if i is not None:
                     raise RouteRejected("an AGV takes movement commands, not crane commands")
                 self.cranes.apply(cmd, t)
+                crane = self.cranes.cranes[mid]
+                crane.errors = {e for e in crane.errors if not e.startswith("orderError")}  # taken: the refusal is over
         except Exception as exc:  # a command the machine cannot take never stops the plant
             if not isinstance(exc, RouteRejected):
                 log.exception("simulated %s could not apply %s", mid, cmd.command_id)
@@ -228,6 +230,29 @@ class World:
                 self._crane_report[cid] = t
                 c.dirty = False
         self.cranes.prune_actions()
+
+    def resume(self, machines: Iterable[object]) -> list[str]:
+        """Put the machines where the fleet's store last saw them: node (AGVs) or runway
+        position (cranes), charge and load. Real machines keep all that across a restart
+        of the fleet manager; a restarted demo's simulator starts from it the same way.
+        Returns what could not be placed, and why (the machine then starts as configured)."""
+        skipped: list[str] = []
+        taken: set[str] = set()
+        hooks: dict[str, tuple[float, float, str | None]] = {}
+        for m in machines:
+            mid = getattr(m, "id", "")
+            if mid in self.agvs.index:
+                node = getattr(m, "node", None)
+                if node is None or node not in self.site.node_by_id or node in taken:
+                    skipped.append(f"{mid}: node {node!r} unknown or taken")
+                    node = self.agvs.last_node[self.agvs.index[mid]]
+                taken.add(node)
+                self.agvs.place(mid, node, battery=getattr(m, "battery", None), load_id=getattr(m, "load_id", None),
+                                heading_rad=float(getattr(m, "heading_rad", 0.0)))
+            elif mid in self.cranes.cranes:
+                hooks[mid] = (float(getattr(m, "bridge_m", 0.0)), float(getattr(m, "trolley_m", 0.0)), getattr(m, "load_id", None))
+        skipped.extend(f"bay {b}: cranes would overlap, kept at home" for b in self.cranes.place(hooks))
+        return skipped
 
     def snapshot(self) -> list[MachineState]:
         """Every machine's true state now, straight from the machine (no link)."""

@@ -249,7 +249,7 @@ class FleetCore:
         for mid, conf in self._configured.items():
             if mid in stored:
                 old, held = stored.pop(mid)
-                keep = {f: getattr(old, f) for f in ("x", "y", "node", "load_id", "leg_id")
+                keep = {f: getattr(old, f) for f in ("x", "y", "node", "load_id", "leg_id", "bridge_m", "trolley_m", "hoist_m")
                         if hasattr(conf, f) and hasattr(old, f)}
                 if isinstance(conf, Vehicle) and isinstance(old, Vehicle):
                     keep.update(battery=old.battery, heading_rad=old.heading_rad)

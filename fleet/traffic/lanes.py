@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from planners.problem import Blocks
 
 log = logging.getLogger(__name__)
 
+RESEND_RETRY_S = 10.0  # a re-sent order the vehicle has not reported by then goes again
 STOPPED_MODES = frozenset({"fault", "offline", "estopped", "out_of_service", "manual"})
 
 
@@ -83,6 +84,8 @@ class _Vehicle:
     last_state: MachineState | None = None
     done_actions: set[str] = field(default_factory=set)
     resend: bool = False  # the action's node was released without it: send it on a new order
+    resend_cmd: MovementCommand | None = None  # that new order, until the vehicle reports it
+    resend_s: float = 0.0  # when it last went out
     job_arrived: bool = False
 
 
@@ -185,6 +188,8 @@ class LaneTraffic:
             return self._join(state)
         v.last_state = state
         v.charging = state.charging
+        if v.resend_cmd is not None and state.order_id == v.resend_cmd.order_id:
+            v.resend, v.resend_cmd = False, None
         if state.mode in STOPPED_MODES or stopping_errors(state.errors):
             self.machine_stopped(state.machine_id, True)
         elif v.stopped and state.mode == "auto" and not stopping_errors(state.errors):
@@ -226,9 +231,17 @@ class LaneTraffic:
             if rel > v.sent_released:
                 cmds.append(self._command(v, now_s))
             elif v.resend and self.exec.reached(v.agent) == v.action_entry:
-                v.resend = False
-                v.order_id = ""  # a new order from where it stands, carrying the action
-                cmds.append(self._command(v, now_s))
+                if v.resend_cmd is None:
+                    v.order_id = ""  # a new order from where it stands, carrying the action
+                    v.resend_cmd = self._command(v, now_s)
+                    v.resend_s = now_s
+                    cmds.append(v.resend_cmd)
+                elif now_s - v.resend_s >= RESEND_RETRY_S:
+                    # not reported yet: refused (say, still finishing the old order) or its
+                    # states lost. The same order again: a vehicle that has it ignores it.
+                    v.resend_s = now_s
+                    cmds.append(replace(v.resend_cmd, command_id=f"{v.resend_cmd.command_id}/retry-{next(self._ids)}",
+                                        issued_s=now_s))
         if self.plan_steps % 200 == 0:
             self.exec.prune()
         return cmds
@@ -311,7 +324,7 @@ class LaneTraffic:
         v.goal = idx
         v.action = action
         v.action_entry = -1
-        v.resend = False
+        v.resend, v.resend_cmd = False, None
         v.job_arrived = False
         if v.held_at >= 0 and not v.stopped:
             v.held_at = -1  # rejoin the planner from where it stands

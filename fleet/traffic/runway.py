@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fleet.core.strategies import LegProgress, Stage
-from fleet.domain import Leg
-from fleet.domain.commands import ActionStatus, CraneCommand, CraneMove, CraneMoveKind, MachineState
+from fleet.domain import Leg, LegState
+from fleet.domain.commands import (
+    ActionStatus,
+    CraneCommand,
+    CraneMove,
+    CraneMoveKind,
+    MachineState,
+    stopping_errors,
+)
 from fleet.traffic.places import BayPlace, bay_place
 from maps.site import CraneBay, CraneSpec, Site
 
@@ -107,6 +114,10 @@ class RunwayTraffic:
         if src.bay != c.bay.id or dst.bay != c.bay.id:
             raise ValueError(f"leg {leg.id} is not inside crane {machine_id}'s bay {c.bay.id}")
         c.job = _Job(leg=leg, src=src, dst=dst)
+        if leg.state == LegState.LOADED:  # recovered with the coil on the hook: on to the destination
+            c.loaded = True
+            c.job.phase = Phase.TO_DEST
+            c.job.picked_s = now_s
 
     def withdraw(self, leg_id: str, now_s: float) -> None:
         for c in self.cranes.values():
@@ -133,7 +144,8 @@ class RunwayTraffic:
             c.trolley_m = state.trolley_m
         if state.hoist_m is not None:
             c.hoist_m = state.hoist_m
-        c.stopped = state.mode not in ("auto", "") or any(not e.startswith("collision") for e in state.errors)
+        # a refused command (orderError) leaves the crane able to work, as it does an AGV
+        c.stopped = state.mode not in ("auto", "") or any(not e.startswith("collision") for e in stopping_errors(state.errors))
         cmd = c.command
         if cmd is None:
             return []
@@ -283,7 +295,7 @@ class RunwayTraffic:
                 mover, need_lo, need_hi = c, *self._sweep(other, other_target)
             else:
                 mover, need_lo, need_hi = other, *self._sweep(c, target)
-            spot = self._aside(mover, need_lo, need_hi)
+            spot = self._aside(mover, need_lo, need_hi, below=self._order(mover) < self._order(c if mover is other else other))
             if spot is not None:
                 ok_move, _ = self._fits(mover, spot)
                 if ok_move:
@@ -296,14 +308,18 @@ class RunwayTraffic:
         half = c.spec.width_m / 2
         return min(c.bridge_m, target) - half, max(c.bridge_m, target) + half
 
-    def _aside(self, mover: _Crane, lo: float, hi: float) -> float | None:
-        """Nearest bridge position of `mover` that keeps the gap to [lo, hi]."""
+    def _aside(self, mover: _Crane, lo: float, hi: float, *, below: bool) -> float | None:
+        """Nearest bridge position of `mover` that keeps the gap to [lo, hi], on its own
+        side (`below`: it is the lower one on the runway; cranes never pass each other)."""
         half, gap = mover.spec.width_m / 2, mover.bay.safety_gap_m
         length = mover.bay.runway_length_m
-        spot = lo - gap - half - 0.5 if mover.bridge_m <= (lo + hi) / 2 else hi + gap + half + 0.5
+        spot = lo - gap - half - 0.5 if below else hi + gap + half + 0.5
         if spot - half < 0 or spot + half > length:
             return None
         return spot
+
+    def _order(self, c: _Crane) -> int:
+        return self.by_bay[c.bay.id].index(c.spec.id)
 
 
 def _backs_off(c: _Crane, other: _Crane) -> bool:

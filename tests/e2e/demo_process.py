@@ -30,6 +30,7 @@ class Demo:
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.token = ""
+        self.login: tuple[str, str] = ("", "")
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
@@ -41,6 +42,9 @@ class Demo:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip())
+            who = re.search(r"login (\S+) / (\S+)", line)
+            if who:
+                self.login = (who.group(1), who.group(2))
             found = re.search(r"WMS token: (\S+)", line)
             if found:
                 self.token = found.group(1)
@@ -48,6 +52,13 @@ class Demo:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10.0)
+
+    def dispatcher(self) -> httpx.Client:
+        """A client logged in as the dispatcher the demo printed."""
+        r = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": self.login[0], "password": self.login[1]},
+                       timeout=10.0)
+        r.raise_for_status()
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {r.json()['token']}"}, timeout=10.0)
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -57,6 +68,20 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait(10)
+
+
+def answer_as_dispatcher(c: httpx.Client) -> list[str]:
+    """What a dispatcher does about the demo's deliberate faults: accept each open tally
+    alarm (the swapped camera label) and resume the machines it paused. Returns what was done."""
+    done = []
+    for alarm in c.get("/api/v1/inventory/alarms", params={"open_only": True}).json():
+        if c.post(f"/api/v1/inventory/alarms/{alarm['id']}/resolve", json={"action": "accept"}).status_code == 200:
+            done.append(f"accepted {alarm['id']}")
+    for kind in ("vehicles", "cranes"):
+        for m in c.get(f"/api/v1/{kind}").json():
+            if m.get("held") == "paused" and c.post(f"/api/v1/{kind}/{m['machine_id']}/resume").status_code == 200:
+                done.append(f"resumed {m['machine_id']}")
+    return done
 
 
 def wait_for(pred, timeout_s: float, step_s: float = 0.5) -> bool:  # type: ignore[no-untyped-def]

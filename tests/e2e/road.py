@@ -249,6 +249,9 @@ def _settings(tmp: Path, endpoint: str, scenario: Any, speed: float, lockstep: b
     )
 
 
+STALL_S = 300.0  # wall seconds without an order ending: stuck (in lockstep about 3 simulated hours)
+
+
 def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0, timeout_s: float = 150.0,
           mqtt: tuple[str, int] | None = None, site: str = "coil_yard", lockstep: bool = False) -> RoadReport:
     """Run the whole road once; see the module docstring. `lockstep`: the core unthreaded
@@ -318,9 +321,9 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
         reprioritised = plan.bodies[-2]["client_id"]
         priority_status = client.post(f"/api/v1/orders/{ids[reprioritised]}/priority",
                                       json={"priority": 9}).status_code
-        finished = _wait(lambda: _open_count(client) == 0, timeout_s, step_s=1.0)
+        finished, waited = _until_all_ended(client, timeout_s)
         if not finished:
-            notes.append(f"still open after {timeout_s:.0f} s: {_open_summary(client)}")
+            notes.append(f"still open after {waited:.0f} s: {_open_summary(client)}")
             notes.extend(_stuck(client, service.core))
         final, totals, timelines = {}, {}, {}
         for body in plan.bodies:
@@ -400,6 +403,26 @@ def _submit(client: httpx.Client, plan: OrderPlan) -> tuple[dict[str, str], list
     return ids, replays, refused
 
 
+def _until_all_ended(client: httpx.Client, timeout_s: float, stall_s: float = STALL_S) -> tuple[bool, float]:
+    """Wait until no order is open; give up early when none has ended for `stall_s`
+    (stuck: say so now, not at the timeout). Returns (all ended, seconds waited)."""
+    t0 = time.monotonic()
+    last, since = -1, t0
+    while (now := time.monotonic()) - t0 < timeout_s:
+        try:
+            n = _open_count(client)
+        except httpx.HTTPError:
+            n = last
+        if n == 0:
+            return True, now - t0
+        if n != last:
+            last, since = n, now
+        elif now - since > stall_s:
+            break
+        time.sleep(1.0)
+    return False, time.monotonic() - t0
+
+
 def _open_count(client: httpx.Client) -> int:
     states = ["created", "queued", "assigned", "in_progress", "handed_off"]
     return int(client.get("/api/v1/orders", params={"state": states, "limit": 1}).json()["total"])
@@ -448,4 +471,6 @@ def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
             f" stopped {v.stopped} job {v.job.leg.id + ':' + v.job.stage.value if v.job else None}"
             for mid, v in lanes.vehicles.items()))
     out.append(f"core: {core.stats}")
+    alarms = client.get("/api/v1/alarms").json()
+    out.extend(f"alarm {a.get('kind')} {a.get('machine_id')}: {a.get('message')}" for a in alarms[:8])  # newest first
     return out

@@ -77,3 +77,30 @@ def test_coil_yard_one_mill_for_the_whole_fleet():
     # until the planner shuffles them apart: 1406 ticks for this seed, 1166 waiting short
     t, _, _ = _run("coil_yard", n_agv=6, n_legs=18, seed=3, max_delay=2, ticks=8000, pickups=["MILL2"])
     assert t < 1300, f"18 legs from one mill took {t} ticks"
+
+
+def test_a_refused_resend_goes_again_until_the_vehicle_has_it():
+    # a leg from the node the vehicle stands on: its node went out without the pick, so
+    # the pick goes on a new order. A vehicle that refuses that order (still busy with
+    # the old one) must get it again, or the pick never runs and the leg waits forever.
+    site = load_site(bundled_sites()["coil_yard"])
+    traffic = LaneTraffic(site)
+    mill = next(s for s in site.stations if s.kind == "pickup")
+    drop = next(s for s in site.stations if s.kind == "drop")
+    agv = FakeAgv("agv0", mill.node)
+    traffic.on_state(agv.state(0.0))
+    traffic.assign(Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id), "agv0", 0.0)
+    refused, picked = 0, False
+    rng = np.random.default_rng(0)
+    for t in range(60):
+        for cmd in traffic.tick(float(t), 1.0):
+            if cmd.order_id != agv.order_id and refused == 0 and any(n.actions for n in cmd.nodes):
+                refused += 1  # the first new order with the pick: refused
+                continue
+            agv.apply(cmd)
+        agv.step(rng, 1)
+        picked = picked or any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t))))
+        if picked:
+            break
+    assert refused == 1
+    assert picked, "the pick never went out again after the vehicle refused it"

@@ -84,3 +84,61 @@ def test_coil_orders_through_two_cranes_and_agvs():
     dbg = {c.spec.id: (c.job and (c.job.leg.id, c.job.phase), c.command and c.command.command_id, c.bridge_m) for c in traffic.runways.cranes.values()}
     dbg2 = {m: (v.job and (v.job.leg.id, v.job.stage, v.job.wait_for_load), v.goal, v.held_at, lanes.exec.reached(v.agent), lanes.exec.released(v.agent), lanes.exec.last(v.agent), agvs[m].node) for m, v in lanes.vehicles.items()}
     assert len(done) == 16, (sorted(done), t, dbg, dbg2, ready_agv and ready_agv[0].id, agv_busy, crane_busy)
+
+
+def test_a_crane_recovered_with_the_coil_on_the_hook_drops_it_without_lifting_again():
+    # after a restart the core re-assigns a loaded crane leg: the crane holds the coil, so
+    # it goes to the destination and sets it down; it must not go back for another lift
+    site = load_site(bundled_sites()["coil_yard"])
+    (bay,) = site.crane_bays
+    traffic = FleetTraffic(site, seed=1)
+    cranes = CraneFleet(site)
+    slot = next(s for s in bay.slots if s.runway_m < bay.runway_length_m / 2)
+    dest = next(s for s in bay.slots if s.runway_m < bay.runway_length_m / 2 and s.id != slot.id)
+    cranes.cranes["CR1"].load_id = "COIL-7"
+    leg = Leg(id="C1", order_id="O1", kind=LegKind.CRANE, source=slot.id, destination=dest.id, load_type="coil",
+              state=LegState.LOADED, machine_id="CR1", extra={"load_id": "COIL-7"})
+    traffic.on_state(cranes.state("CR1", 0.0))
+    traffic.assign(leg, "CR1", 0.0)
+    kinds, stages = [], []
+    for step in range(4000):
+        t = step * 0.5
+        for cmd in traffic.tick(t, 0.05):
+            kinds.extend(m.kind for m in cmd.moves)
+            cranes.apply(cmd, t)
+        cranes.step(t, 0.5)
+        stages.extend(p.stage for p in traffic.on_state(cranes.state("CR1", t)))
+        if Stage.DROPPED in stages:
+            break
+    assert Stage.DROPPED in stages and Stage.PICKED not in stages, stages
+    assert "pick" not in [str(k.value) for k in kinds], kinds
+    assert cranes.cranes["CR1"].load_id is None
+
+
+def test_an_idle_crane_in_the_way_backs_off_on_its_own_side_of_the_runway():
+    # CR1 idles at 65 m (after a job at H2), CR2 at 80.5 m must set a coil down at 31 m:
+    # CR1 has to clear the way by going lower; it can never get round CR2 to the far side
+    site = load_site(bundled_sites()["coil_yard"])
+    (bay,) = site.crane_bays
+    traffic = FleetTraffic(site, seed=1)
+    cranes = CraneFleet(site)
+    assert not cranes.place({"CR1": (65.0, 15.0, None), "CR2": (80.5, 15.0, "COIL-1")})
+    src = next(s for s in bay.slots if s.runway_m > 85)
+    dst = next(s for s in bay.slots if abs(s.runway_m - 31.0) < 0.1)
+    leg = Leg(id="C1", order_id="O1", kind=LegKind.CRANE, source=src.id, destination=dst.id, load_type="coil",
+              state=LegState.LOADED, machine_id="CR2")
+    for cid in ("CR1", "CR2"):
+        traffic.on_state(cranes.state(cid, 0.0))
+    traffic.assign(leg, "CR2", 0.0)
+    stages = []
+    for step in range(3000):
+        t = step * 0.5
+        for cmd in traffic.tick(t, 0.05):
+            cranes.apply(cmd, t)
+        cranes.step(t, 0.5)
+        for cid in ("CR1", "CR2"):
+            stages.extend(p.stage for p in traffic.on_state(cranes.state(cid, t)))
+        if Stage.DROPPED in stages:
+            break
+    assert Stage.DROPPED in stages, {c: x.bridge_m for c, x in cranes.cranes.items()}
+    assert not cranes.collisions and cranes.cranes["CR1"].bridge_m < 31.0
