@@ -109,6 +109,7 @@ class ExecutionGraph:
         if cycle:
             raise ExecutionError(f"agents {cycle} would wait on each other (a rotation): hold them first")
         # dependencies look at visits strictly before t: compute them all first
+        moving = {i for i, _ in movers}
         pending: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
         for i, v in movers:
             deps: set[tuple[int, int]] = set()
@@ -117,7 +118,7 @@ class ExecutionGraph:
                 if seen is None or seen[0] == i:
                     continue
                 j, m = seen
-                if m + 1 > self._agents[j].last and not any(j == jj for jj, _ in movers):
+                if m + 1 > self._agents[j].last and j not in moving:
                     raise ExecutionError(f"agent {i} enters node {v} at step {t} while agent {j} is still on node {u}")
                 deps.add((j, m + 1))
             pending.append((i, v, tuple(sorted(deps))))

@@ -15,6 +15,11 @@ them. The planner is built once per graph (`LifelongPlanner(graph)`).
 Small fleets book windowed space-time paths instead (`planners.reservation`). Prioritized
 booking is incomplete: when it lets nobody move, a spell of PIBT steps, with priorities of
 their own, shakes the fleet loose before booking resumes.
+
+Larger fleets (PIBT only) leave a pushed agent that cannot move unplanned instead of pinning
+it, and ask it to make way when it is planned itself (`PUSH_RETRIES`, see `planners.pibt`):
+with junction blocks a follower and its leader can never move in the same step, so pinned
+leaders (idle ones above all) froze whole corridors.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ WINDOW_STEPS = 32
 WINDOW_MAX_CELLS = 4_000_000  # (steps + 1) * nodes: the reservation table's size
 WINDOW_RETRIES = 8  # booking orders tried per step (random ones break would-be jams)
 STALL_PIBT_STEPS = 16  # PIBT steps taken when the booked paths let nobody move
+PUSH_RETRIES = 4  # PIBT-only fleets: times per step a pushed agent that could not move is left
+# unplanned and asked to make way (planners.pibt); 0 in the spells of small fleets
 
 
 def spurs(graph: GraphArrays) -> np.ndarray:
@@ -73,7 +80,7 @@ def spurs(graph: GraphArrays) -> np.ndarray:
 @njit(cache=True)
 def _step(indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals, pos, prios, blocked,
           swap_on, hold, occ_now, occ_next, qto, cand, keyb, frames, spur, spur_now,
-          spur_enter, rot_on, mark, stamp, stack):  # pragma: no cover
+          spur_enter, rot_on, mark, stamp, stack, push_retries, failed):  # pragma: no cover
     """One PIBT step in place of `qto`; returns how many retries the footprint check needed."""
     n_agents = pos.shape[0]
     for k in range(spur_now.shape[0]):
@@ -102,6 +109,7 @@ def _step(indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals, pos, p
     while True:
         for i in range(n_agents):
             qto[i] = -1
+            failed[i] = 0
         for k in range(spur_enter.shape[0]):
             spur_enter[k] = -1
         for x in range(n_agents):
@@ -110,7 +118,7 @@ def _step(indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals, pos, p
                 pibt_agent(a, 1, indptr, indices, cptr, cind, has_conf, pool, slots, inf, goals,
                            pos, qto, occ_now, occ_next, blocked, wptr, empty, empty, True,
                            swap_on, hold, cand, keyb, frames, spur, spur_now, spur_enter,
-                           rot_on, mark, stamp, stack)
+                           rot_on, mark, stamp, stack, push_retries, failed)
         ok = True
         if has_conf:
             ok = footprint_ok(qto, cptr, cind, occ_next)
@@ -142,7 +150,8 @@ class LifelongPlanner:
     def __init__(self, graph: GraphArrays, *, seed: int = 0, swap: bool = False,
                  hold: bool = True, table_budget_bytes: int = TABLE_BUDGET_BYTES,
                  window_max_agents: int = WINDOW_MAX_AGENTS, window_steps: int = WINDOW_STEPS,
-                 window_retries: int = WINDOW_RETRIES, no_rotation: bool = False) -> None:
+                 window_retries: int = WINDOW_RETRIES, no_rotation: bool = False,
+                 push_retries: int = PUSH_RETRIES) -> None:
         self.graph = graph
         n = graph.n_nodes
         self._rptr, self._rind = reverse_csr(graph.indptr, graph.indices)
@@ -178,6 +187,7 @@ class LifelongPlanner:
         self._pibt_prios = np.zeros(0, dtype=np.float64)
         self.stall_breaks = 0
         self._no_rotation = bool(no_rotation)
+        self._push_retries = max(0, int(push_retries))
         self._hold_steps = 1  # longer up-front bookings made fleets jam in trials
         self._retries = max(0, int(window_retries))
         self._symmetric = is_symmetric(graph)
@@ -277,6 +287,7 @@ class LifelongPlanner:
             self._stamp = np.zeros(1, dtype=np.int64)
             maxconf = int(np.diff(g.conflict_indptr).max()) if g.n_nodes else 0
             self._stack = np.empty(n_agents * (maxconf + 1) + 1, dtype=np.int32)
+            self._failed = np.zeros(n_agents, dtype=np.int32)
         slots = self._tables_for(goal, deadline)
         windowed = 0 < n_agents <= self._window_max
         if windowed and self._pibt_left == 0:
@@ -306,7 +317,8 @@ class LifelongPlanner:
                 self._pool, slots, self._inf, goal, pos, prios, mask, self._swap,
                 self._hold, self._occ_now, self._occ_next, qto, self._cand, self._keyb,
                 self._frames, self._spur, self._spur_now, self._spur_enter, self._no_rotation,
-                self._mark, self._stamp, self._stack)
+                self._mark, self._stamp, self._stack,
+                0 if windowed else self._push_retries, self._failed)  # spells: PIBT as before
         self.steps += 1
         return qto
 

@@ -158,11 +158,24 @@ def _prepare(i, indptr, indices, dist, drow, goals, qfrom, qto, occ_now, swap_on
 _NEXT, _AFTER_PUSH, _CONFLICTS, _AFTER_CONFLICT = 0, 1, 2, 3
 
 
+@njit(cache=True, inline="always")
+def _stay_last(i, v, nk, cand, keyb):  # pragma: no cover - numba
+    """Move the candidate 'stay on v' to the end of agent i's list."""
+    k = 0
+    while k < nk and cand[i, k] != v:
+        k += 1
+    while k < nk - 1:
+        cand[i, k] = cand[i, k + 1]
+        keyb[i, k] = keyb[i, k + 1]
+        k += 1
+    cand[i, nk - 1] = v
+
+
 @njit(cache=True, _nrt=False)
 def pibt_agent(root, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, goals,
                qfrom, qto, occ_now, occ_next, blocked, wptr, wfrom, wto, stay_blocked_ok,
                swap_on, hold, cand, keyb, frames, spur, spur_now,
-               spur_enter, rot_on, mark, stamp, stack):  # pragma: no cover - numba
+               spur_enter, rot_on, mark, stamp, stack, retries, failed):  # pragma: no cover - numba
     """Plan agent `root` (and whoever it pushes); False when it had to stay although pushed.
 
     Spurs (dead-end branches, `spur[v]` >= 0) admit one agent at a time: nobody enters a
@@ -176,10 +189,23 @@ def pibt_agent(root, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, 
     agents need no native stack. t is the time of the *next* configuration (for windows);
     stay_blocked_ok lets an agent already on a blocked node stay (lifelong); in one-shot
     plans a blocked node may not be occupied at all.
+
+    retries > 0 (lifelong planning): a *pushed* agent with nowhere to go is left unplanned
+    instead of being pinned where it stands, up to `retries` times per agent (`failed`, int32
+    per agent, counts them; the caller zeroes it per configuration). With footprints its way
+    out is often shut only by the pusher's own claim (the nodes around a junction, or a queue
+    nose to tail), which the pusher withdraws when the push fails; pinned, it would wait the
+    whole step although it could move once the pusher stays. Left unplanned, it is planned
+    later (pushed again, or as a root) against the claims that really stand, and as a root
+    it tries staying last: it was asked to make way, so it moves if it can (an idle agent
+    would otherwise stay on its own goal, and a follower through a junction block, which
+    can never move together with its leader, would wait behind it for ever).
     """
     sp = 0
     nk, sw = _prepare(root, indptr, indices, dist, drow, goals, qfrom, qto, occ_now, swap_on,
                       cand, keyb)
+    if retries > 0 and failed[root] > 0:
+        _stay_last(root, qfrom[root], nk, cand, keyb)  # asked to make way: it moves if it can
     frames[0, 0] = root
     frames[0, 1] = -1
     frames[0, 2] = _NEXT
@@ -291,8 +317,12 @@ def pibt_agent(root, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, 
             break
         frames[f, 1] = k
         if chosen == -1:
-            occ_next[v] = i  # nowhere to go: stay (the pusher will try elsewhere)
-            qto[i] = v
+            if retries > 0 and f > 0 and failed[i] < retries:
+                failed[i] += 1  # pushed and stuck: unplanned again (the pusher tries elsewhere)
+                qto[i] = -1
+            else:
+                occ_next[v] = i  # nowhere to go: stay (the pusher will try elsewhere)
+                qto[i] = v
             sp -= 1
             ret = False
             continue
@@ -338,7 +368,8 @@ def pibt_order(order, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf,
         if qto[a] == -1 and not pibt_agent(
                 a, t, indptr, indices, cptr, cind, has_conf, dist, drow, inf, goals, qfrom, qto,
                 occ_now, occ_next, blocked, wptr, wfrom, wto, stay_blocked_ok, swap_on, hold,
-                cand, keyb, frames, spur, spur_now, spur_enter, rot_on, mark, stamp, stack):
+                cand, keyb, frames, spur, spur_now, spur_enter, rot_on, mark, stamp, stack, 0,
+                stack):  # no push retries (one-shot search backtracks itself): `failed` unused
             return False
     return True
 

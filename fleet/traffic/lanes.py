@@ -484,6 +484,9 @@ class LaneTraffic:
         resting = {prev[v.agent] for v in self.vehicles.values() if v.job is None} & set(self._rest_nodes)
         claimed = {prev[v.agent] for v in self.vehicles.values()} | {v.goal for v in self.vehicles.values() if v.goal >= 0}
         in_spur = Counter(int(self._spur_id[prev[v.agent]]) for v in self.vehicles.values())
+        # rest places nobody holds or heads for (hundreds of idle vehicles, a dozen places)
+        free_rest = [r for r, node in enumerate(self._rest_nodes)
+                     if node not in claimed and node not in resting and not blocked[node]]
         for k, v in enumerate(active):
             at = prev[v.agent]
             mouth = self._busy_mouth(v, prev, in_spur) if v.goal >= 0 else None
@@ -496,10 +499,10 @@ class LaneTraffic:
             elif at in self._rest_nodes:
                 goals[k] = at
             else:
-                spot = self._rest_spot(at, claimed | resting, blocked)
-                if spot >= 0:
-                    claimed.add(spot)
-                    goals[k] = spot
+                r = self._rest_spot(at, free_rest) if free_rest else -1
+                if r >= 0:
+                    free_rest.remove(r)
+                    goals[k] = self._rest_nodes[r]
                 elif at in wanted:
                     goals[k] = self._free_spot(at, wanted, blocked)
                 else:
@@ -528,17 +531,18 @@ class LaneTraffic:
                     mouths[sid].update((x, y))  # y: the spur's next node or its junction
         return [m | {int(c) for u in m for c in g.conflicts(u).tolist()} for m in mouths]
 
-    def _rest_spot(self, start: int, taken: set[int], blocked: np.ndarray) -> int:
-        """The nearest parking place or charger (by lane distance) nobody holds or heads for.
-        A place behind a held vehicle still counts: the planner waits or goes round."""
+    def _rest_spot(self, start: int, free: list[int]) -> int:
+        """Of the free rest places (`free`: indexes into the parking places and chargers),
+        the nearest by lane distance, or -1 when none is reachable. A place behind a held
+        vehicle still counts: the planner waits or goes round."""
         if self._rest_dist is None:
             rest = np.array(self._rest_nodes, dtype=np.int32)
             self._rest_dist = goal_distances(self.graph, rest, self._closed)
         best, best_d = -1, unreachable(self._rest_dist.dtype)
-        for k, node in enumerate(self._rest_nodes):
-            d = int(self._rest_dist[k, start])
-            if d < best_d and node not in taken and not blocked[node]:
-                best, best_d = node, d
+        for r in free:
+            d = int(self._rest_dist[r, start])
+            if d < best_d:
+                best, best_d = r, d
         return best
 
     def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> None:

@@ -324,7 +324,7 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
         finished, waited = _until_all_ended(client, timeout_s)
         if not finished:
             notes.append(f"still open after {waited:.0f} s: {_open_summary(client)}")
-            notes.extend(_stuck(client, service.core))
+            notes.extend(_stuck(client, service.core, plant))
         final, totals, timelines = {}, {}, {}
         for body in plan.bodies:
             cid = body["client_id"]
@@ -433,7 +433,33 @@ def _open_summary(client: httpx.Client) -> str:
     return str(Counter(o["state"] for o in page["items"]))
 
 
-def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
+def _held_vehicles(lanes: Any, world: Any) -> list[str]:
+    """Vehicles held at their goal with an action to run: what the traffic sent and what
+    the vehicle (the simulated one, when in this process) has and does."""
+    out = []
+    ex = lanes.exec
+    for mid, v in lanes.vehicles.items():
+        if v.held_at < 0 or v.action is None:
+            continue
+        st = v.last_state
+        line = (f"{mid} held: action {v.action.action_id} at entry {v.action_entry} (reached {ex.reached(v.agent)}, "
+                f"released {ex.released(v.agent)}, sent {v.sent_released}), resend {v.resend} "
+                f"{v.resend_cmd.order_id if v.resend_cmd else ''}, order {v.order_id}/{v.order_update}; reports order "
+                f"{st.order_id if st else None} node {st.last_node_id if st else None} seq {st.last_node_sequence_id if st else None} "
+                f"actions {[(a.action_id, a.status.value) for a in st.action_states][-3:] if st else None}")
+        agvs = getattr(world, "agvs", None)
+        if agvs is not None and mid in agvs.index:
+            i = agvs.index[mid]
+            r = agvs.routes[i]
+            line += (f"; sim: order {r.order_id if r else None} at {r.at if r else None}/{len(r.nodes) - 1 if r else None} "
+                     f"pending {[a.action_id for a in r.pending] if r else None} running {r.running.action_id if r and r.running else None} "
+                     f"paused {bool(agvs.paused[i])} moving {bool(agvs.moving[i])} busy_until {agvs.busy_until[i]:.0f} "
+                     f"errors {sorted(agvs.errors[i])} node actions {[a.action_id for a in r.nodes[r.at].actions] if r else None}")
+        out.append(line)
+    return out
+
+
+def _stuck(client: httpx.Client, core: Any, plant: Any = None, limit: int = 6) -> list[str]:
     """What the oldest open orders wait for: their legs, and the machines on them; and
     what the dispatcher would decide now."""
     states = ["created", "queued", "assigned", "in_progress", "handed_off"]
@@ -471,6 +497,8 @@ def _stuck(client: httpx.Client, core: Any, limit: int = 6) -> list[str]:
             f" stopped {v.stopped} job {v.job.leg.id + ':' + v.job.stage.value if v.job else None}"
             for mid, v in lanes.vehicles.items()))
     out.append(f"core: {core.stats}")
+    if lanes is not None and lanes.exec is not None:
+        out.extend(_held_vehicles(lanes, getattr(plant, "world", None)))
     alarms = client.get("/api/v1/alarms").json()
     out.extend(f"alarm {a.get('kind')} {a.get('machine_id')}: {a.get('message')}" for a in alarms[:8])  # newest first
     return out

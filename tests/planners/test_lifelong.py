@@ -215,3 +215,24 @@ def test_pibt_shakes_loose_a_fleet_the_bookings_box_in(monkeypatch) -> None:
     assert violations(WAREHOUSE, hist) == []
     assert reached.sum() > 20  # the PIBT steps keep the fleet going
     assert planner.window_plans == planner.stall_breaks > 5  # booking is tried again after each spell
+
+
+@pytest.mark.parametrize("retries, passes", [(0, False), (4, True)])
+def test_pibt_pushes_an_idle_agent_out_of_a_junction_block(retries, passes) -> None:
+    # the warehouse's north corridor runs west; N-42 and N-45 are junctions 3 m apart whose
+    # blocks share the waypoint between them: the follower's next node and the idle agent's
+    # only way on are one block, so the two can never move in the same step. Pinned where it
+    # was pushed, the idle agent would hold the follower for ever (the large site's frozen
+    # corridors); left unplanned and asked to make way, it steps aside into the WC4 spur
+    from maps.compile import compile_site
+    from maps.loader import bundled_sites, load_site
+
+    g = compile_site(load_site(bundled_sites()["warehouse"]))
+    idle, follower, goal = g.index("N-42"), g.index("N-45"), g.index("N-30")
+    p = LifelongPlanner(g, window_max_agents=0, push_retries=retries)
+    pos = np.array([idle, follower], dtype=np.int32)
+    for _ in range(40):
+        pos = p.step(pos, np.array([pos[0], goal], dtype=np.int32))  # the idle agent's goal: where it is
+        if pos[1] == goal:
+            break
+    assert bool(pos[1] == goal) == passes
