@@ -310,13 +310,15 @@ class RunwayTraffic:
 
     def _aside(self, mover: _Crane, lo: float, hi: float, *, below: bool) -> float | None:
         """Nearest bridge position of `mover` that keeps the gap to [lo, hi], on its own
-        side (`below`: it is the lower one on the runway; cranes never pass each other)."""
+        side (`below`: it is the lower one on the runway; cranes never pass each other).
+        Half a metre to spare where the runway allows, else up to the runway's end."""
         half, gap = mover.spec.width_m / 2, mover.bay.safety_gap_m
         length = mover.bay.runway_length_m
-        spot = lo - gap - half - 0.5 if below else hi + gap + half + 0.5
-        if spot - half < 0 or spot + half > length:
-            return None
-        return spot
+        if below:
+            edge = lo - gap - half  # the highest position that keeps the gap
+            return None if edge < half else max(half, edge - 0.5)
+        edge = hi + gap + half  # the lowest such position
+        return None if edge > length - half else min(length - half, edge + 0.5)
 
     def _order(self, c: _Crane) -> int:
         return self.by_bay[c.bay.id].index(c.spec.id)

@@ -142,3 +142,32 @@ def test_an_idle_crane_in_the_way_backs_off_on_its_own_side_of_the_runway():
             break
     assert Stage.DROPPED in stages, {c: x.bridge_m for c, x in cranes.cranes.items()}
     assert not cranes.collisions and cranes.cranes["CR1"].bridge_m < 31.0
+
+
+def test_a_crane_makes_way_up_to_the_runway_end():
+    # CR1 holds a coil for a slot at 100 m; CR2 idles at 110.5 m. It has to go to the very end
+    # of the runway (115 m, its edge at 120 m) to leave the gap: there is no half metre to spare
+    site = load_site(bundled_sites()["coil_yard"])
+    (bay,) = site.crane_bays
+    traffic = FleetTraffic(site, seed=1)
+    cranes = CraneFleet(site)
+    assert not cranes.place({"CR1": (95.0, 15.0, "COIL-1"), "CR2": (110.5, 15.0, None)})
+    dst = next(s for s in bay.slots if abs(s.runway_m - 100.0) < 0.1)
+    src = next(s for s in bay.slots if abs(s.runway_m - 94.0) < 0.1)
+    leg = Leg(id="C1", order_id="O1", kind=LegKind.CRANE, source=src.id, destination=dst.id, load_type="coil",
+              state=LegState.LOADED, machine_id="CR1")
+    for cid in ("CR1", "CR2"):
+        traffic.on_state(cranes.state(cid, 0.0))
+    traffic.assign(leg, "CR1", 0.0)
+    stages = []
+    for step in range(2000):
+        t = step * 0.5
+        for cmd in traffic.tick(t, 0.05):
+            cranes.apply(cmd, t)
+        cranes.step(t, 0.5)
+        for cid in ("CR1", "CR2"):
+            stages.extend(p.stage for p in traffic.on_state(cranes.state(cid, t)))
+        if Stage.DROPPED in stages:
+            break
+    assert Stage.DROPPED in stages, {c: x.bridge_m for c, x in cranes.cranes.items()}
+    assert not cranes.collisions
