@@ -242,10 +242,16 @@ class World:
         for m in machines:
             mid = getattr(m, "id", "")
             if mid in self.agvs.index:
-                node = getattr(m, "node", None)
-                if node is None or node not in self.site.node_by_id or node in taken:
-                    skipped.append(f"{mid}: node {node!r} unknown or taken")
-                    node = self.agvs.last_node[self.agvs.index[mid]]
+                node = str(getattr(m, "node", None) or "")
+                # a waypoint of the compiled graph ("A>B#2") stands for its lane's end or start
+                lane = node.partition("#")[0].split(">") if ">" in node else []
+                options = [node, *lane[::-1], self.agvs.last_node[self.agvs.index[mid]]]
+                at = next((n for n in options if n in self.site.node_by_id and n not in taken), None)
+                if at != node:
+                    skipped.append(f"{mid}: last seen at {node!r}, placed at {at!r}")
+                if at is None:
+                    continue
+                node = at
                 taken.add(node)
                 self.agvs.place(mid, node, battery=getattr(m, "battery", None), load_id=getattr(m, "load_id", None),
                                 heading_rad=float(getattr(m, "heading_rad", 0.0)))

@@ -26,7 +26,7 @@ def test_machines_resume_with_their_node_charge_and_load() -> None:
     states = {s.machine_id: s for s in w.snapshot()}
     assert states["cc-2"].last_node_id == "ML1" and states["cc-2"].load_id == "COIL-9"
     assert abs(states["cc-2"].battery - 0.31) < 1e-9
-    assert states["cc-1"].last_node_id == "R-0"
+    assert states["cc-1"].last_node_id == "R-0"  # its own start
     assert any("cc-1" in why for why in skipped)
     assert states[cr1].bridge_m == 30.0 and states[cr1].load_id == "COIL-3"
     assert states[cr2].load_id is None
@@ -42,3 +42,12 @@ def test_cranes_that_would_overlap_keep_their_places_but_not_their_loads() -> No
     assert [c.bridge_m for c in row] == homes
     assert [c.load_id for c in row] == [f"L{k}" for k in range(len(row))]
     assert skipped == [f"bay {bay.id}: cranes would overlap, kept at home"]
+
+
+def test_a_vehicle_last_seen_between_nodes_stands_on_its_lane() -> None:
+    w = _world()
+    skipped = w.resume([SimpleNamespace(id="cc-1", node="R-10>R-0#2"),  # waypoint of lane R-10 -> R-0
+                        SimpleNamespace(id="cc-2", node="R-0")])
+    states = {s.machine_id: s for s in w.snapshot()}
+    assert states["cc-1"].last_node_id == "R-0" and states["cc-2"].last_node_id == "R-60"  # R-0 was taken
+    assert len(skipped) == 2
