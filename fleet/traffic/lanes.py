@@ -181,6 +181,8 @@ class LaneTraffic:
         elif self.exec is not None and v.held_at >= 0 and (
                 v.goal < 0 or self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal):
             v.held_at = -1  # back in the plan; a vehicle held at its goal stays (its action runs there)
+        elif self.exec is not None and v.action is not None and v.action_entry < 0 and v.goal >= 0:
+            self._arrive(v, self.exec.last(v.agent))  # held at its goal with an action never attached
 
     def on_state(self, state: MachineState) -> list[LegProgress]:
         v = self.vehicles.get(state.machine_id)
@@ -328,8 +330,9 @@ class LaneTraffic:
         v.job_arrived = False
         if v.held_at >= 0 and not v.stopped:
             v.held_at = -1  # rejoin the planner from where it stands
-        if self.exec is not None and idx >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) == idx and not v.stopped:
-            # already there (or planned to end there): hold and run the action in place
+        if self.exec is not None and idx >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) == idx:
+            # already there (or planned to end there): hold and run the action in place. A
+            # stopped vehicle too (it was held there): its action goes out once it is back
             self._arrive(v, self.exec.last(v.agent))
 
     def _arrive(self, v: _Vehicle, entry: int) -> None:

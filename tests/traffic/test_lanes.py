@@ -104,3 +104,28 @@ def test_a_refused_resend_goes_again_until_the_vehicle_has_it():
             break
     assert refused == 1
     assert picked, "the pick never went out again after the vehicle refused it"
+
+
+def test_a_leg_given_to_a_stopped_vehicle_at_its_pickup_picks_once_it_is_back():
+    # a road run stalled this way: a vehicle at the mill lost its pose (stopped), its leg
+    # was taken back and given to it again while it was still stopped. The new pick was never
+    # attached to its node, so once back it stood at the mill for ever
+    site = load_site(bundled_sites()["coil_yard"])
+    traffic = LaneTraffic(site)
+    mill = next(s for s in site.stations if s.kind == "pickup")
+    drop = next(s for s in site.stations if s.kind == "drop")
+    agv = FakeAgv("agv0", mill.node)
+    traffic.on_state(agv.state(0.0))
+    traffic.machine_stopped("agv0", True)
+    traffic.assign(Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id), "agv0", 0.0)
+    traffic.machine_stopped("agv0", False)
+    rng = np.random.default_rng(0)
+    picked = False
+    for t in range(60):
+        for cmd in traffic.tick(float(t), 1.0):
+            agv.apply(cmd)
+        agv.step(rng, 1)
+        picked = picked or any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t))))
+        if picked:
+            break
+    assert picked, "the pick never went out after the vehicle was back"
