@@ -181,8 +181,6 @@ class LaneTraffic:
         elif self.exec is not None and v.held_at >= 0 and (
                 v.goal < 0 or self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal):
             v.held_at = -1  # back in the plan; a vehicle held at its goal stays (its action runs there)
-        elif self.exec is not None and v.action is not None and v.action_entry < 0 and v.goal >= 0:
-            self._arrive(v, self.exec.last(v.agent))  # held at its goal with an action never attached
 
     def on_state(self, state: MachineState) -> list[LegProgress]:
         v = self.vehicles.get(state.machine_id)

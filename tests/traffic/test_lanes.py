@@ -79,30 +79,46 @@ def test_coil_yard_one_mill_for_the_whole_fleet():
     assert t < 1300, f"18 legs from one mill took {t} ticks"
 
 
-def test_a_refused_resend_goes_again_until_the_vehicle_has_it():
-    # a leg from the node the vehicle stands on: its node went out without the pick, so
-    # the pick goes on a new order. A vehicle that refuses that order (still busy with
-    # the old one) must get it again, or the pick never runs and the leg waits forever.
+def _at_the_mill():
+    """One vehicle standing on a coil-yard mill's node, and a leg from that mill."""
     site = load_site(bundled_sites()["coil_yard"])
     traffic = LaneTraffic(site)
     mill = next(s for s in site.stations if s.kind == "pickup")
     drop = next(s for s in site.stations if s.kind == "drop")
     agv = FakeAgv("agv0", mill.node)
     traffic.on_state(agv.state(0.0))
-    traffic.assign(Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id), "agv0", 0.0)
-    refused, picked = 0, False
+    return traffic, agv, Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id)
+
+
+def _until_picked(traffic, agv, ticks=60, refuse=lambda cmd: False) -> bool:
+    """Drive the vehicle (commands `refuse` says so dropped) until its pick is reported."""
     rng = np.random.default_rng(0)
-    for t in range(60):
+    for t in range(ticks):
         for cmd in traffic.tick(float(t), 1.0):
-            if cmd.order_id != agv.order_id and refused == 0 and any(n.actions for n in cmd.nodes):
-                refused += 1  # the first new order with the pick: refused
-                continue
-            agv.apply(cmd)
+            if not refuse(cmd):
+                agv.apply(cmd)
         agv.step(rng, 1)
-        picked = picked or any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t))))
-        if picked:
-            break
-    assert refused == 1
+        if any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t)))):
+            return True
+    return False
+
+
+def test_a_refused_resend_goes_again_until_the_vehicle_has_it():
+    # a leg from the node the vehicle stands on: its node went out without the pick, so
+    # the pick goes on a new order. A vehicle that refuses that order (still busy with
+    # the old one) must get it again, or the pick never runs and the leg waits forever.
+    traffic, agv, leg = _at_the_mill()
+    traffic.assign(leg, "agv0", 0.0)
+    refused = []
+
+    def refuse_first(cmd) -> bool:  # the first new order with the pick: refused
+        if not refused and cmd.order_id != agv.order_id and any(n.actions for n in cmd.nodes):
+            refused.append(cmd.command_id)
+            return True
+        return False
+
+    picked = _until_picked(traffic, agv, refuse=refuse_first)
+    assert len(refused) == 1
     assert picked, "the pick never went out again after the vehicle refused it"
 
 
@@ -110,22 +126,8 @@ def test_a_leg_given_to_a_stopped_vehicle_at_its_pickup_picks_once_it_is_back():
     # a road run stalled this way: a vehicle at the mill lost its pose (stopped), its leg
     # was taken back and given to it again while it was still stopped. The new pick was never
     # attached to its node, so once back it stood at the mill for ever
-    site = load_site(bundled_sites()["coil_yard"])
-    traffic = LaneTraffic(site)
-    mill = next(s for s in site.stations if s.kind == "pickup")
-    drop = next(s for s in site.stations if s.kind == "drop")
-    agv = FakeAgv("agv0", mill.node)
-    traffic.on_state(agv.state(0.0))
+    traffic, agv, leg = _at_the_mill()
     traffic.machine_stopped("agv0", True)
-    traffic.assign(Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id), "agv0", 0.0)
+    traffic.assign(leg, "agv0", 0.0)
     traffic.machine_stopped("agv0", False)
-    rng = np.random.default_rng(0)
-    picked = False
-    for t in range(60):
-        for cmd in traffic.tick(float(t), 1.0):
-            agv.apply(cmd)
-        agv.step(rng, 1)
-        picked = picked or any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t))))
-        if picked:
-            break
-    assert picked, "the pick never went out after the vehicle was back"
+    assert _until_picked(traffic, agv), "the pick never went out after the vehicle was back"

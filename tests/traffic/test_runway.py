@@ -10,6 +10,23 @@ from sim.crane import CraneFleet
 from tests.traffic.fake_fleet import FakeAgv
 
 
+def _drive_cranes(traffic, cranes, ids, steps, dt=0.5, moves=None):
+    """Tick, step and report the given cranes until one sets its load down; the stages seen."""
+    stages = []
+    for step in range(steps):
+        t = step * dt
+        for cmd in traffic.tick(t, 0.05):
+            if moves is not None:
+                moves.extend(m.kind for m in cmd.moves)
+            cranes.apply(cmd, t)
+        cranes.step(t, dt)
+        for cid in ids:
+            stages.extend(p.stage for p in traffic.on_state(cranes.state(cid, t)))
+        if Stage.DROPPED in stages:
+            break
+    return stages
+
+
 def test_coil_orders_through_two_cranes_and_agvs():
     site = load_site(bundled_sites()["coil_yard"])
     (bay,) = site.crane_bays
@@ -100,16 +117,8 @@ def test_a_crane_recovered_with_the_coil_on_the_hook_drops_it_without_lifting_ag
               state=LegState.LOADED, machine_id="CR1", extra={"load_id": "COIL-7"})
     traffic.on_state(cranes.state("CR1", 0.0))
     traffic.assign(leg, "CR1", 0.0)
-    kinds, stages = [], []
-    for step in range(4000):
-        t = step * 0.5
-        for cmd in traffic.tick(t, 0.05):
-            kinds.extend(m.kind for m in cmd.moves)
-            cranes.apply(cmd, t)
-        cranes.step(t, 0.5)
-        stages.extend(p.stage for p in traffic.on_state(cranes.state("CR1", t)))
-        if Stage.DROPPED in stages:
-            break
+    kinds: list = []
+    stages = _drive_cranes(traffic, cranes, ("CR1",), 4000, moves=kinds)
     assert Stage.DROPPED in stages and Stage.PICKED not in stages, stages
     assert "pick" not in [str(k.value) for k in kinds], kinds
     assert cranes.cranes["CR1"].load_id is None
@@ -130,16 +139,7 @@ def test_an_idle_crane_in_the_way_backs_off_on_its_own_side_of_the_runway():
     for cid in ("CR1", "CR2"):
         traffic.on_state(cranes.state(cid, 0.0))
     traffic.assign(leg, "CR2", 0.0)
-    stages = []
-    for step in range(3000):
-        t = step * 0.5
-        for cmd in traffic.tick(t, 0.05):
-            cranes.apply(cmd, t)
-        cranes.step(t, 0.5)
-        for cid in ("CR1", "CR2"):
-            stages.extend(p.stage for p in traffic.on_state(cranes.state(cid, t)))
-        if Stage.DROPPED in stages:
-            break
+    stages = _drive_cranes(traffic, cranes, ("CR1", "CR2"), 3000)
     assert Stage.DROPPED in stages, {c: x.bridge_m for c, x in cranes.cranes.items()}
     assert not cranes.collisions and cranes.cranes["CR1"].bridge_m < 31.0
 
@@ -159,15 +159,6 @@ def test_a_crane_makes_way_up_to_the_runway_end():
     for cid in ("CR1", "CR2"):
         traffic.on_state(cranes.state(cid, 0.0))
     traffic.assign(leg, "CR1", 0.0)
-    stages = []
-    for step in range(2000):
-        t = step * 0.5
-        for cmd in traffic.tick(t, 0.05):
-            cranes.apply(cmd, t)
-        cranes.step(t, 0.5)
-        for cid in ("CR1", "CR2"):
-            stages.extend(p.stage for p in traffic.on_state(cranes.state(cid, t)))
-        if Stage.DROPPED in stages:
-            break
+    stages = _drive_cranes(traffic, cranes, ("CR1", "CR2"), 2000)
     assert Stage.DROPPED in stages, {c: x.bridge_m for c, x in cranes.cranes.items()}
     assert not cranes.collisions
