@@ -372,12 +372,18 @@ class LaneTraffic:
         # to leave those nodes, and when it goes on, its route continues unchanged.
         self.exec.cut_to_released()
         for v in self.vehicles.values():
+            last = self.exec.last(v.agent)
             if v.agent in stopped:
-                v.held_at = self.exec.node_at(v.agent, self.exec.last(v.agent))
-            if v.action_entry > self.exec.last(v.agent):
+                v.held_at = self.exec.node_at(v.agent, last)
+            if v.action_entry > last:
                 v.action_entry = -1
-            if v.held_at >= 0 and not v.stopped and v.goal >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) != v.goal:
+            at_goal = v.goal >= 0 and self.exec.node_at(v.agent, last) == v.goal
+            if v.held_at >= 0 and not v.stopped and v.goal >= 0 and not at_goal:
                 v.held_at = -1
+            elif at_goal and v.action is not None and v.action_entry < 0:
+                # its arrival was planned beyond what is released (say, pushed off its goal and
+                # back): the cut lost the action, yet the released plan already ends there
+                self._arrive(v, last)
 
     def _gate_handoffs(self) -> None:
         """AGVs waiting for a crane's load go to the handoff only when it is their turn."""

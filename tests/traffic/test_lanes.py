@@ -131,3 +131,22 @@ def test_a_leg_given_to_a_stopped_vehicle_at_its_pickup_picks_once_it_is_back():
     traffic.assign(leg, "agv0", 0.0)
     traffic.machine_stopped("agv0", False)
     assert _until_picked(traffic, agv), "the pick never went out after the vehicle was back"
+
+
+def test_a_replan_that_cuts_off_a_planned_arrival_at_the_goal_keeps_its_action():
+    # The vehicle stands at its pickup, released; the plan beyond pushes it to a neighbour
+    # and brings it back, the pick on that later arrival. A replan cuts the plan back to
+    # what is released, which ends at the pickup too: the pick must stay attached there
+    # (it was dropped with the cut entries, and the vehicle stood held at the mill for ever).
+    traffic, agv, leg = _at_the_mill()
+    traffic.assign(leg, "agv0", 0.0)
+    v, ex, g = traffic.vehicles["agv0"], traffic.exec, traffic.graph
+    mill = ex.node_at(v.agent, ex.last(v.agent))
+    aside = next(int(u) for u in g.neighbours(mill) if int(u) != mill)
+    ex.append([aside])
+    ex.append([mill])
+    traffic._arrive(v, ex.last(v.agent))
+    assert v.action_entry == ex.last(v.agent) > ex.released(v.agent)
+    traffic._replan()
+    assert v.action is not None and v.action_entry == ex.last(v.agent) == ex.released(v.agent)
+    assert _until_picked(traffic, agv), "the pick never went out after the replan"
