@@ -221,7 +221,7 @@ def coil_yard_site(runway_m: float = 120.0, cranes: int = 2, name: str = "Coil Y
     return b.d
 
 
-def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 20.0, name: str = "Port Yard East") -> Site:
+def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 40.0, name: str = "Port Yard East") -> Site:
     """An outdoor port/plant yard on BeiDou: a quay with one-way lanes, a road grid
     between container blocks, a covered shed (indoor, UWB), a dangerous-goods area."""
     b = _Builder(name, "Outdoor port yard: AGVs shuttle containers from the quay to storage blocks on a road "
@@ -229,11 +229,21 @@ def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 20.0, name: s
     for i in range(cols):
         for j in range(rows):
             b.node(f"G{i}-{j}", i * spacing, j * spacing)
+    # storage blocks: each on a lay-by beside an east-bound road (in at one end, out at the
+    # other), so a carrier at a block neither stands on the road nor reverses out of a dead
+    # end; the transfer point lies 10 m off the road, clear of the traffic passing by
+    blocks = [(i, j) for i in range(1, cols - 1, 3) for j in range(2, rows - 1, 2)]
     # a one-way Manhattan grid (even rows east, odd rows west, even columns south, odd
     # columns north): long container carriers never meet head-on; needs an even count
     # of rows and columns to be strongly connected, which `maps.checks` verifies.
     for j in range(rows):
-        ids = [f"G{i}-{j}" for i in range(cols)]
+        ids: list[str] = []
+        for i in range(cols):
+            ids.append(f"G{i}-{j}")
+            if (i, j) in blocks:
+                k = blocks.index((i, j)) + 1
+                ids += [b.node(f"BK{k}-IN", i * spacing + 10, j * spacing),
+                        b.node(f"BK{k}-EXIT", (i + 1) * spacing - 10, j * spacing)]
         b.chain(ids if j % 2 == 0 else ids[::-1], 4.0 if j < 2 else 5.0, two_way=False)
     for i in range(cols):
         ids = [f"G{i}-{j}" for j in range(rows)]
@@ -243,11 +253,10 @@ def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 20.0, name: s
         b.node(f"Q{k}", i * spacing, -8.0)
         b.lane(f"G{i}-0", f"Q{k}", 2.0)
         b.station(f"QUAY{k}", "pickup", f"Q{k}", load_types=["container"])
-    # storage blocks: drop points beside the grid
-    for k, (i, j) in enumerate(((i, j) for i in range(1, cols - 1, 3) for j in range(2, rows - 1, 2)), start=1):
-        x, y = i * spacing + spacing / 2, j * spacing + 6
-        b.node(f"BK{k}", x, y)
-        b.lane(f"G{i}-{j}", f"BK{k}", 2.0)
+    for k, (i, j) in enumerate(blocks, start=1):
+        b.node(f"BK{k}", i * spacing + spacing / 2, j * spacing + 10)
+        b.lane(f"BK{k}-IN", f"BK{k}", 2.0, two_way=False)
+        b.lane(f"BK{k}", f"BK{k}-EXIT", 2.0, two_way=False)
         b.station(f"BLOCK{k}", "drop", f"BK{k}", load_types=["container"])
         b.station(f"BLOCK{k}-OUT", "pickup", f"BK{k}", load_types=["container"])
     # gate
@@ -261,13 +270,17 @@ def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 20.0, name: s
         b.lane(f"G0-{rows - 1}" if k == 1 else f"SH{k - 1}", f"SH{k}", 1.5)
     b.station("SHED-PICK", "pickup", "SH3", load_types=["pallet"])
     b.station("SHED-DROP", "drop", "SH2", load_types=["pallet"])
-    for k, j in enumerate((2, 3), start=1):
-        b.node(f"CH{k}", -8.0, j * spacing)
-        b.lane(f"G0-{j}", f"CH{k}", 1.0)
+    # chargers and parking on short spurs off the outer roads, at both ends of the yard
+    xmax = (cols - 1) * spacing
+    for k, (x, col, j) in enumerate(((-10.0, 0, 2), (-10.0, 0, 3), (xmax + 10, cols - 1, 1), (xmax + 10, cols - 1, 3)),
+                                    start=1):
+        b.node(f"CH{k}", x, j * spacing)
+        b.lane(f"G{col}-{j}", f"CH{k}", 1.0)
         b.station(f"CHG{k}", "charger", f"CH{k}")
-    b.node("PK1", (cols - 1) * spacing + 10, spacing * 2)
-    b.lane(f"G{cols - 1}-2", "PK1", 1.0)
-    b.station("PARK1", "parking", "PK1")
+    for k, j in enumerate((2, 4), start=1):
+        b.node(f"PK{k}", xmax + 10, spacing * j)
+        b.lane(f"G{cols - 1}-{j}", f"PK{k}", 1.0)
+        b.station(f"PARK{k}", "parking", f"PK{k}")
     xmax, ymax = (cols - 1) * spacing, (rows - 1) * spacing
     shed = rect(-2, ymax - 30, shed_x1 - 18, ymax + 4)
     b.zone("YARD", "outdoor", [(-15, -15), (xmax + 25, -15), (xmax + 25, ymax + 10), (shed[2][0], ymax + 10),

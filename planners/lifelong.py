@@ -16,6 +16,9 @@ Small fleets book windowed space-time paths instead (`planners.reservation`). Pr
 booking is incomplete: when it lets nobody move, a spell of PIBT steps, with priorities of
 their own, shakes the fleet loose before booking resumes.
 
+Neither walks into a gridlock any more (`planners.gridlock`): a step that would leave agents
+that can never move again keeps them where they were.
+
 Larger fleets (PIBT only) leave a pushed agent that cannot move unplanned instead of pinning
 it, and ask it to make way when it is planned itself (`PUSH_RETRIES`, see `planners.pibt`):
 with junction blocks a follower and its leader can never move in the same step, so pinned
@@ -32,6 +35,7 @@ from numba import njit
 from maps.graph import GraphArrays
 from planners.distance import bfs_rows, reverse_csr, table_dtype, unreachable
 from planners.errors import PlanInputError
+from planners.gridlock import GridlockGuard
 from planners.lacam import is_symmetric
 from planners.pibt import footprint_ok, pibt_agent, ring_free, seed_rng
 from planners.problem import as_nodes
@@ -200,6 +204,8 @@ class LifelongPlanner:
         self._plan_goals = np.zeros(0, dtype=np.int32)
         self._plan_mask = np.zeros(n, dtype=np.bool_)
         self.footprint_retries = 0
+        self._gridlock = GridlockGuard(graph)
+        self.gridlock_holds = 0  # moves held back because they would have closed a gridlock
         self._seed = int(seed) & 0x7FFFFFFF
         self._rng = np.random.default_rng(self._seed)
         seed_rng(self._seed)
@@ -254,10 +260,12 @@ class LifelongPlanner:
         return slots
 
     def step(self, positions: np.ndarray, goals: np.ndarray, blocked: np.ndarray | None = None,
-             budget_s: float = 0.5) -> np.ndarray:
+             budget_s: float = 0.5, standing: np.ndarray | None = None) -> np.ndarray:
         """Next node of every agent. blocked: nodes no agent may enter this step (an agent
         already on one may stay or leave). budget_s bounds the distance searches for new
-        goals; agents whose table is not ready yet this step just make room for others."""
+        goals; agents whose table is not ready yet this step just make room for others.
+        standing: nodes of machines not planned now that will move later (a vehicle at its
+        pick): no step may shut them in (`planners.gridlock`)."""
         deadline = time.perf_counter() + budget_s
         g = self.graph
         pos = as_nodes(g, positions, "positions")
@@ -292,6 +300,8 @@ class LifelongPlanner:
         windowed = 0 < n_agents <= self._window_max
         if windowed and self._pibt_left == 0:
             nxt = self._window_step(pos, goal, slots, mask, deadline)
+            if nxt is not None and self._hold_gridlock(pos, nxt, standing, self._prios):
+                self._plan = None  # the booking no longer matches what runs
             if nxt is not None:
                 moved = bool((nxt != pos).any()) or bool((pos == goal).all())
                 if moved:
@@ -319,8 +329,15 @@ class LifelongPlanner:
                 self._frames, self._spur, self._spur_now, self._spur_enter, self._no_rotation,
                 self._mark, self._stamp, self._stack,
                 0 if windowed else self._push_retries, self._failed)  # spells: PIBT as before
+            self._hold_gridlock(pos, qto, standing, prios)
         self.steps += 1
         return qto
+
+    def _hold_gridlock(self, pos: np.ndarray, nxt: np.ndarray, standing: np.ndarray | None,
+                       rank: np.ndarray) -> int:
+        held = self._gridlock.hold(pos, nxt, standing, rank)
+        self.gridlock_holds += held
+        return held
 
     def _window_step(self, pos: np.ndarray, goal: np.ndarray, slots: np.ndarray,
                      mask: np.ndarray, deadline: float) -> np.ndarray | None:

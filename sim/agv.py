@@ -7,7 +7,9 @@ code, so a step costs O(fleet) array work plus O(events) Python work.
 A vehicle drives only its released base (never into the horizon), stops at every
 node that has a blocking action, ends the base, or turns a corner (turning in place
 takes `turn_s_per_90deg` per quarter turn), accelerates at `accel_mps2` and brakes so
-it stops exactly at the next stop node. Top speed per lane is the lowest of the
+it stops exactly at the next stop node. A `bidirectional` vehicle (a port IGV, which
+has no front) drives back out of a dead end instead of turning round in it: a long
+vehicle rotating in place sweeps a disc its lane neighbours are not kept out of. Top speed per lane is the lowest of the
 vehicle's top speed, the edge's `max_speed_mps`, the site lane's and its zones'.
 """
 
@@ -57,6 +59,7 @@ class AgvSpec:
     load_types: tuple[str, ...] = ("pallet",)
     hazardous_rated: bool = False
     flat_recover_s: float = 900.0  # a flat battery is swapped or towed after this long
+    bidirectional: bool = False  # drives either end first: reverses rather than turn more than 90 deg
 
 
 @dataclass
@@ -178,6 +181,8 @@ class AgvFleet:
         self.turn_by = np.zeros(n, f)
         self.turn_t0 = np.zeros(n, f)
         self.turn_len = np.ones(n, f)
+        self.bidir = np.array([s.bidirectional for s in self.specs], bool)
+        self.backward = np.zeros(n, bool)  # a bidirectional vehicle driving its back end first
         self.traversals: list[tuple[str, str, str]] = []  # (vehicle, from node, to node) this step
         self._lanes = {}
         for lane in site.lanes:
@@ -425,6 +430,9 @@ class AgvFleet:
             return
         cur = route.nodes[k]
         heading = math.atan2(nxt.y - cur.y, nxt.x - cur.x)
+        self.backward[i] = bool(self.bidir[i]) and abs(_wrap(heading - self.theta[i])) > math.pi / 2
+        if self.backward[i]:
+            heading = _wrap(heading + math.pi)  # the body's heading: its back leads
         turn = abs(_wrap(heading - self.theta[i]))
         if turn > CORNER_RAD and math.hypot(nxt.x - cur.x, nxt.y - cur.y) > 1e-6:
             duration = self.specs[i].turn_s_per_90deg * turn / (math.pi / 2)
@@ -499,7 +507,7 @@ class AgvFleet:
         self.s[i] = 0.0
         self.seg_vmax[i] = self._edge_speed(i, edge)
         if length > 0:
-            self.theta[i] = math.atan2(dy, dx)
+            self.theta[i] = _wrap(math.atan2(dy, dx) + (math.pi if self.backward[i] else 0.0))
         self.moving[i] = True
         self.charging[i] = False
         self._refresh_stops(i)
@@ -523,7 +531,7 @@ class AgvFleet:
         if route is None:
             return
         j = route.at + 1
-        heading = float(self.theta[i])
+        heading = self.travel_heading(i)
         if self._is_stop(route, j, heading):
             self.end_vlim[i] = 0.0
             self.stop_after[i] = 0.0
@@ -732,6 +740,14 @@ class AgvFleet:
             remaining_node_ids=remaining,
             received_s=received_s,
         )
+
+    def travel_heading(self, i: int) -> float:
+        """The way vehicle i moves (its body heading, turned round when it drives backwards)."""
+        return _wrap(float(self.theta[i]) + (math.pi if self.backward[i] else 0.0))
+
+    def signed_speed(self) -> np.ndarray:
+        """Speed along each body's heading, as its wheel odometry measures it (negative backwards)."""
+        return np.where(self.backward, -self.v, self.v)
 
     def next_node_index(self, i: int) -> str | None:
         """The node the vehicle is heading to or waiting to enter (for deadlock checks)."""

@@ -109,6 +109,13 @@ def summary_markdown(result: ShiftResult) -> str:
         "",
         verdict,
         "",
+    ]
+    if k.get("orders_stuck_at_end"):
+        # a jam the safety monitor cannot see (nobody waits on a route), or no vehicle or
+        # charge left for the work: either way the shift did not keep up
+        lines += [f"**Stuck orders:** {k['orders_stuck_at_end']} open orders had not changed for 30 min at "
+                  "the end (a jammed fleet, or one short of vehicles or charge).", ""]
+    lines += [
         f"- Orders: {k['orders_done']} done of {k['orders_submitted']} accepted "
         f"({k['orders_refused']} refused, {k['orders_failed']} failed, {k['orders_open_at_end']} still open at the end, "
         f"{k['orders_stuck_at_end']} of them unchanged for 30 min).",

@@ -87,8 +87,9 @@ class WorldSensing:
     def sample(self) -> None:
         """Record every AGV's true pose now (call after each world step)."""
         a, t = self.world.agvs, float(self.world.now)
+        v = a.signed_speed()
         for i, mid in enumerate(a.ids):
-            self._hist[mid].append((t, float(a.x[i]), float(a.y[i]), float(a.theta[i]), float(a.v[i])))
+            self._hist[mid].append((t, float(a.x[i]), float(a.y[i]), float(a.theta[i]), float(v[i])))
 
     def due(self) -> list[Measurements]:
         """The batches to send now (empty until `period_s` has passed since the last)."""

@@ -38,7 +38,7 @@ class TrajectoryRecorder:
         a = self.world.agvs
         i = self.idx
         self._t.append(self.world.now)
-        self._rows.append(np.stack([a.x[i], a.y[i], a.theta[i], a.v[i]]))
+        self._rows.append(np.stack([a.x[i], a.y[i], a.theta[i], a.signed_speed()[i]]))
 
     def trajectory(self, machine_id: str, since_s: float | None = None, until_s: float | None = None) -> Any:
         """The recorded stretch as a `sim.sensors_route.Trajectory` (needs two samples)."""

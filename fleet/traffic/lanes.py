@@ -428,7 +428,9 @@ class LaneTraffic:
                 self._rescue_rows.clear()  # the fleet changed since the rescue was planned
                 config = None
             if config is None:
-                nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s)
+                standing = np.array([prev[v.agent] for v in self.vehicles.values() if v.agent not in moving],
+                                    dtype=np.int32)
+                nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s, standing=standing)
                 config = list(prev)
                 for a, node in zip(agents.tolist(), nxt.tolist(), strict=True):
                     config[a] = int(node)

@@ -90,6 +90,30 @@ def test_turning_a_corner_takes_time() -> None:
     assert w1.agvs.theta[0] == pytest.approx(math.pi / 2)
 
 
+def test_a_bidirectional_vehicle_backs_out_instead_of_turning_round() -> None:
+    """A port IGV leaving a dead end: no 180 degree turn in place (its sweep would hit neighbours)."""
+    site = line_site()
+    times, headings, odometry = {}, {}, {}
+    for bidir in (False, True):
+        w, _ = _world(turn_s_per_90deg=4.0, bidirectional=bidir)
+        w.apply(route(site, "a1", ["N0", "N1", "N2"]))
+        _time_to(w, "N2")
+        w.apply(route(site, "a1", ["N2", "N1", "N0"], order="o2"))
+        seen = []
+        for _ in range(300):
+            w.step(0.1)
+            seen.append((float(w.agvs.theta[0]), float(w.agvs.signed_speed()[0])))
+            if w.agvs.last_node[0] == "N0":
+                break
+        times[bidir] = len(seen) * 0.1
+        headings[bidir] = {round(t, 6) for t, _ in seen}
+        odometry[bidir] = min(v for _, v in seen)
+    assert times[False] - times[True] == pytest.approx(8.0, abs=0.6)  # two quarter turns saved
+    assert headings[True] == {0.0}  # never rotated: it drove its back end first
+    assert odometry[True] < 0 <= odometry[False]  # the wheels turn backwards, as odometry reports
+    assert w.agvs.x[0] == pytest.approx(0.0) and not w.agvs.turning[0]
+
+
 def _time_to(w: World, node: str) -> float:
     for k in range(2000):
         w.step(0.1)

@@ -65,6 +65,15 @@ def test_report_files(shift, tmp_path: Path) -> None:
         assert files[name].read_bytes()[:4] == b"\x89PNG"
     text = files["summary"].read_text()
     assert "zero collisions" in text and "orders_done" in text
+    assert ("Stuck orders" in text) == bool(shift.kpis["orders_stuck_at_end"])
+
+
+def test_the_summary_says_when_orders_stood_still(shift, tmp_path: Path) -> None:
+    # a jam the safety monitor does not count (nobody waits on a route) still shows
+    jammed = copy.copy(shift)
+    jammed.kpis = {**shift.kpis, "orders_stuck_at_end": 7}
+    text = write_report(jammed, tmp_path)["summary"].read_text()
+    assert "**Stuck orders:** 7 open orders had not changed for 30 min" in text
 
 
 def test_coil_moves_use_a_crane_and_an_agv() -> None:
