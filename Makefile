@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test test-road test-road-ci test-full lint bench-quick clean
+.PHONY: setup system-deps demo test test-road test-full lint bench-quick clean
 
 setup: $(STAMP)
 
@@ -27,14 +27,9 @@ test: setup system-deps
 	$(PY) -m pytest -q
 
 # the whole road (issue 12): 200 WMS orders in-process and over tcp://, 40 over VDA 5050,
-# and a kill -9 mid-shift; about 20-25 minutes
+# and a kill -9 mid-shift; about 20-25 minutes (CI runs it after `make test`)
 test-road: setup system-deps
 	$(PY) -m pytest -q -m slow tests/e2e/test_road.py tests/e2e/test_resume.py
-
-# what CI runs of it after `make test` (about 8 minutes): VDA 5050 and the kill -9 resume; the
-# in-process and tcp:// variants join once a rare stuck pick is fixed (README, status)
-test-road-ci: setup system-deps
-	$(PY) -m pytest -q -m slow tests/e2e/test_road.py tests/e2e/test_resume.py -k "vda5050 or kill_9"
 
 test-full: setup system-deps
 	$(PY) -m pytest -q -m ''
