@@ -7,10 +7,12 @@ code, so a step costs O(fleet) array work plus O(events) Python work.
 A vehicle drives only its released base (never into the horizon), stops at every
 node that has a blocking action, ends the base, or turns a corner (turning in place
 takes `turn_s_per_90deg` per quarter turn), accelerates at `accel_mps2` and brakes so
-it stops exactly at the next stop node. A `bidirectional` vehicle (a port IGV, which
-has no front) drives back out of a dead end instead of turning round in it: a long
-vehicle rotating in place sweeps a disc its lane neighbours are not kept out of. Top speed per lane is the lowest of the
+it stops exactly at the next stop node. Top speed per lane is the lowest of the
 vehicle's top speed, the edge's `max_speed_mps`, the site lane's and its zones'.
+
+A `bidirectional` vehicle (a port IGV has no front) drives back out of a dead end instead
+of turning round in it: a long vehicle rotating in place sweeps a disc its neighbours on
+the lanes are not kept out of.
 """
 
 from __future__ import annotations
