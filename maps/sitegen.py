@@ -271,7 +271,7 @@ def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 40.0, name: s
     b.station("SHED-PICK", "pickup", "SH3", load_types=["pallet"])
     b.station("SHED-DROP", "drop", "SH2", load_types=["pallet"])
     # chargers and parking on short spurs off the outer roads, at both ends of the yard
-    xmax = (cols - 1) * spacing
+    xmax, ymax = (cols - 1) * spacing, (rows - 1) * spacing
     for k, (x, col, j) in enumerate(((-10.0, 0, 2), (-10.0, 0, 3), (xmax + 10, cols - 1, 1), (xmax + 10, cols - 1, 3)),
                                     start=1):
         b.node(f"CH{k}", x, j * spacing)
@@ -281,7 +281,6 @@ def port_yard_site(cols: int = 10, rows: int = 6, spacing: float = 40.0, name: s
         b.node(f"PK{k}", xmax + 10, spacing * j)
         b.lane(f"G{cols - 1}-{j}", f"PK{k}", 1.0)
         b.station(f"PARK{k}", "parking", f"PK{k}")
-    xmax, ymax = (cols - 1) * spacing, (rows - 1) * spacing
     shed = rect(-2, ymax - 30, shed_x1 - 18, ymax + 4)
     b.zone("YARD", "outdoor", [(-15, -15), (xmax + 25, -15), (xmax + 25, ymax + 10), (shed[2][0], ymax + 10),
                                 (shed[2][0], shed[0][1]), (-15, shed[0][1])])

@@ -411,9 +411,11 @@ class LaneTraffic:
             moving = {v.agent for v in active}
             prev = ex.end_config()
             blocked = np.zeros(self.graph.n_nodes, dtype=bool)
+            standing = []  # nodes of vehicles not planned this step (at an action, stopped)
             for v in self.vehicles.values():
                 if v.agent not in moving:
                     at = prev[v.agent]
+                    standing.append(at)
                     blocked[at] = True
                     blocked[self.graph.conflicts(at)] = True
             if not active:
@@ -428,9 +430,8 @@ class LaneTraffic:
                 self._rescue_rows.clear()  # the fleet changed since the rescue was planned
                 config = None
             if config is None:
-                standing = np.array([prev[v.agent] for v in self.vehicles.values() if v.agent not in moving],
-                                    dtype=np.int32)
-                nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s, standing=standing)
+                nxt = self.planner.step(positions, goals, blocked, budget_s=budget_s,
+                                        standing=np.array(standing, dtype=np.int32))
                 config = list(prev)
                 for a, node in zip(agents.tolist(), nxt.tolist(), strict=True):
                     config[a] = int(node)
