@@ -413,7 +413,9 @@ class Plant:
             v = SimVda5050Vehicle("fleet5g", a.id, host, port, version=versions[a.id],
                                   start=(start, node.x, node.y), speed_mps=a.max_speed_mps * speed,
                                   state_period_s=max(0.05, sc.state_period_s / speed),
-                                  action_s=max(0.02, float(a.pick_s) / speed), keepalive_s=2)
+                                  action_s=max(0.02, float(a.pick_s) / speed), keepalive_s=2,
+                                  battery=a.battery, drain_per_m=a.drain_per_m,
+                                  charge_per_s=a.charge_per_h / 3600 * speed)
             v.start()
             self._parts.append(v)
             self.vehicles[a.id] = v

@@ -599,14 +599,16 @@ def solve(
     no_rotation: bool = False,
     memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
     refine_iterations: int | None = None,
+    max_configs: int | None = None,
 ) -> PlanResult:
     """Plan every agent from its start node to its goal node without collisions.
 
     starts, goals: node indices, one per agent. time_limit_s bounds the whole call
     (distance tables included); `refine` keeps improving the sum of costs until then
     instead of returning the first plan, by large-neighbourhood search (`planners.lns`);
-    `refine_iterations` caps its iterations (then the result does not depend on the
-    clock: deterministic for a seed when the cap, not the time limit, ends it). blocks: nodes others reserve (for good or for
+    `refine_iterations` caps its iterations and `max_configs` the search's configurations
+    (then the result does not depend on the clock: deterministic for a seed when the
+    caps, not the time limit, end it; the search past `max_configs` ends as 'memory'). blocks: nodes others reserve (for good or for
     time windows); the plan never occupies them. swap: LaCAM*'s swap moves (default: on
     when every edge has its reverse, never with no_rotation). no_rotation: no step moves a
     ring of agents into each other's vacated nodes (directly or through footprint conflict
@@ -649,6 +651,8 @@ def solve(
     has_conf = graph.conflict_indices.shape[0] > 0
     per_node = 8 * n_agents + 64
     max_nodes = max(16, (memory_budget_bytes - dist.nbytes) // per_node)
+    if max_configs is not None:
+        max_nodes = max(16, min(max_nodes, int(max_configs)))
     code, plan, _, stats, first_s, first_cost = _search(
         graph.indptr, graph.indices, graph.conflict_indptr, graph.conflict_indices, has_conf,
         dist, dtype.type(inf), s, g, blocked, wptr, wfrom, wto, blocks.has_windows,
@@ -663,7 +667,9 @@ def solve(
         runtime = time.perf_counter() - t0
         reason = {"timeout": f"no plan within {time_limit_s:g} s",
                   "unsolvable": "every reachable configuration explored: no plan exists",
-                  "memory": f"search exceeded its memory budget ({memory_budget_bytes >> 20} MiB)"}[status]
+                  "memory": f"search exceeded its memory budget ({memory_budget_bytes >> 20} MiB)"
+                  if max_configs is None or max_nodes < max_configs
+                  else f"search reached its cap of {max_nodes} configurations"}[status]
         return PlanResult(status, None, 0, 0, runtime, reason, lb_soc, lb_mk,
                           distance_s=t_dist, stats=st)
     first_soc = soc = sum_of_costs(plan)

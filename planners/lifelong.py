@@ -253,7 +253,8 @@ class LifelongPlanner:
                 self.tables_computed += part.stop - part.start
                 if now > deadline:
                     break
-                chunk = max(1, min(4 * chunk, int((deadline - now) / max(per_table, 1e-7))))
+                fits = (deadline - now) / max(per_table, 1e-7)  # inf: no wall-clock bound
+                chunk = max(1, int(min(4 * chunk, fits)))
             slots = self._goal_to_slot[goals]
         slots = np.where(slots < 0, 0, slots).astype(np.int32)
         self._slot_used[slots] = self.steps
@@ -263,7 +264,8 @@ class LifelongPlanner:
              budget_s: float = 0.5, standing: np.ndarray | None = None) -> np.ndarray:
         """Next node of every agent. blocked: nodes no agent may enter this step (an agent
         already on one may stay or leave). budget_s bounds the distance searches for new
-        goals; agents whose table is not ready yet this step just make room for others.
+        goals and the window's re-tries (math.inf: every table and re-try, the same on any
+        machine); agents whose table is not ready yet this step just make room for others.
         standing: nodes of machines not planned now that will move later (a vehicle at its
         pick): no step may shut them in (`planners.gridlock`)."""
         deadline = time.perf_counter() + budget_s

@@ -38,6 +38,7 @@ SIM_DT_S = 1.0  # simulation step; positions are linear inside a step
 MAX_SIM_S = 7 * 24 * 3600.0  # give up (status STALLED) past a week of simulated time
 CLAIM_WHOLE_JOB = False  # True: a crane going to its pick also claims the way to its drop (measured 2-4% worse)
 DET_PER_WALL_S = 0.1  # CP-SAT deterministic time allowed per second of budget (~1/3 s wall on this machine)
+WORK_LIMITED_CAP = 20.0  # work-limited: the wall clock stops CP-SAT only past this many budgets
 STALL_S = 3600.0  # or after an hour of simulated time without any job making progress
 EPS = 1e-6
 
@@ -751,8 +752,11 @@ def solve_sequences(
     seed: int = 0,
     workers: int = 2,
     allowed: list[list[int]] | None = None,
+    wall_cap_s: float | None = None,
 ) -> tuple[list[list[int]], list[int], bool] | None:
     """CP-SAT sequencing (see the module docstring); None when it found nothing in time.
+    wall_cap_s: the hard wall-clock cap (default `budget_s`); the deterministic-time
+    limit, `DET_PER_WALL_S` x `budget_s`, ends the search first on an unloaded machine.
 
     Returns (per-crane sequences, urgency rank, proved optimal).
     """
@@ -861,7 +865,7 @@ def solve_sequences(
     solver = cp_model.CpSolver()
     # deterministic: interleaved workers stopped by a deterministic-time limit give the same
     # answer every run; the wall-clock limit is only the hard cap (a very busy machine)
-    solver.parameters.max_time_in_seconds = max(0.05, budget_s)
+    solver.parameters.max_time_in_seconds = max(0.05, budget_s if wall_cap_s is None else wall_cap_s)
     solver.parameters.max_deterministic_time = max(0.01, DET_PER_WALL_S * budget_s)
     solver.parameters.interleave_search = True
     solver.parameters.num_workers = max(1, workers)
@@ -935,9 +939,13 @@ def schedule_runway(
     previous: RunwaySchedule | None = None,
     seed: int = 0,
     workers: int = 2,
+    work_limited: bool = False,
 ) -> RunwaySchedule:
     """Plan the runway: CP-SAT sequencing within `budget_s`, timed by `simulate`, never
     worse than the greedy plan (returned as status GREEDY when CP-SAT does not beat it).
+    work_limited: CP-SAT gets its deterministic-time share of `budget_s` whatever the
+    greedy plan cost in wall time, and the wall clock only caps it at `WORK_LIMITED_CAP`
+    x `budget_s`: the same schedule for the same input on a busy machine (a simulated shift).
 
     `previous` (the last schedule of this bay) warm-starts the solver: jobs still
     pending keep their crane and order as the hint, new jobs are placed greedily.
@@ -953,7 +961,8 @@ def schedule_runway(
     if previous is not None:
         hint_seqs = _warm_hint(runway, jobs, previous, hint_seqs)
     hint_rank = _rank_by(jobs, lambda j: (greedy.timings[jobs[j].id].pick_s if jobs[j].id in greedy.timings else math.inf, jobs[j].id))
-    left = budget_s - (time.perf_counter() - t0) - 1.2 * one_sim_s - 0.05  # keep room to time its answer
+    spent = 0.0 if work_limited else time.perf_counter() - t0 + 1.2 * one_sim_s
+    left = budget_s - spent - 0.05  # keep room to time its answer
     best = greedy
     if left > 0.05:
         hint_start = {index[jid]: tm.pick_s for jid, tm in greedy.timings.items()}
@@ -961,7 +970,8 @@ def schedule_runway(
         # 60 jobs; CP-SAT re-orders and re-times around neighbour interference
         allowed = [[k] for k in _crane_of(len(jobs), hint_seqs)]
         found = solve_sequences(
-            runway, jobs, now_s, left, (hint_seqs, hint_rank, hint_start), seed, workers, allowed
+            runway, jobs, now_s, left, (hint_seqs, hint_rank, hint_start), seed, workers, allowed,
+            wall_cap_s=WORK_LIMITED_CAP * left if work_limited else None,
         )
         if found is not None:
             seqs, rank, optimal = found

@@ -5,7 +5,8 @@ simulated clock and calls `run_once()` (commands, a dispatch round, a traffic ti
 and the commands the core sent through its link go to the simulated world. Machine
 states go to `core.on_state` as they arrive over the simulated link. Nothing here
 knows about planning: dispatch is the core's (its default, or `dispatcher=`), traffic is
-`fleet.traffic.FleetTraffic` unless `traffic=` is given.
+`fleet.traffic.FleetTraffic` unless `traffic=` is given. The core plans by work caps, not
+wall seconds (`CoreSettings.work_limited`), so a run is deterministic for its seed.
 
 Orders are keyed by their WMS client id (the core assigns its own id when the
 submission is applied, one planning period later); a refusal surfaces then as the
@@ -71,7 +72,8 @@ class CoreBrain:
             self.store, site, machines=machines, clock=self.clock, dispatcher=dispatcher, traffic=traffic,
             link=self.link, bus=self.bus, threaded=False,
             settings=CoreSettings(tick_period_s=scenario.plan_period_s,
-                                  link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s)),
+                                  link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s),
+                                  work_limited=True),  # the same shift for a seed, however busy the machine
         )
         self.core.start()
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}

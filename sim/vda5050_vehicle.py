@@ -3,14 +3,17 @@
 It drives node to node along the released base of its order at `speed_mps`, stops
 at the end of the base (and so stops on its own when the link to master control is
 lost), accepts order updates that stitch at its last base node, runs pick/drop node
-actions, honours the instant actions startPause, stopPause, cancelOrder,
-stateRequest, factsheetRequest and initPosition, reports `state` every
+actions, charges at startCharging (node or instant action) until stopCharging or it
+drives off, drains its battery per metre driven, honours the instant actions
+startPause, stopPause, cancelOrder, stateRequest, factsheetRequest and initPosition,
+reports `state` every
 `state_period_s` and on every change, `visualization` in between, `connection`
 ONLINE/OFFLINE (retained) with CONNECTIONBROKEN as the broker's last will, and a
 `factsheet` on connect. Every message it receives is checked against the schema;
 an invalid one is counted and reported as a WARNING error, as a real vehicle would.
 
-Time is wall time (one thread, `tick_s`); `speed_mps` can be raised to make tests quick.
+Time is wall time (one thread, `tick_s`); `speed_mps` (and with it `charge_per_s`) can be
+raised to make tests quick.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ class _Motion:
     pending_actions: list[dict[str, Any]] = field(default_factory=list)
     action_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    battery: float = 90.0
+    battery: float = 90.0  # percent, as VDA 5050 reports it
+    charging: bool = False
     odometer_m: float = 0.0
 
 
@@ -81,7 +85,12 @@ class SimVda5050Vehicle:
         keepalive_s: int = 2,
         map_id: str = "site",
         interface_name: str = "uagv",
+        battery: float = 0.9,
+        drain_per_m: float = 0.0001,
+        charge_per_s: float = 0.6 / 3600,
     ) -> None:
+        """battery: the charge at start (0..1); drain_per_m: charge used per metre driven;
+        charge_per_s: charge gained per wall second on a charger."""
         self.ref = VehicleRef(serial_number, manufacturer, serial_number, version, map_id,
                               interface_name)
         self.profile = profile(version)
@@ -89,8 +98,10 @@ class SimVda5050Vehicle:
         self.state_period_s = state_period_s
         self.action_s = action_s
         self.tick_s = tick_s
+        self.drain_per_m = drain_per_m
+        self.charge_per_s = charge_per_s
         self.counters = VehicleCounters()
-        self.m = _Motion(start[1], start[2], last_node_id=start[0])
+        self.m = _Motion(start[1], start[2], last_node_id=start[0], battery=100.0 * battery)
         self.visited: list[str] = [start[0]]  # every node reached, in order (for tests)
         self._headers: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -266,6 +277,8 @@ class SimVda5050Vehicle:
             m.paused = True
         elif kind == "stopPause":
             m.paused = False
+        elif kind in ("startCharging", "stopCharging"):
+            m.charging = kind == "startCharging"
         elif kind == "cancelOrder":
             ahead = self._base_ahead()
             stop_at = ahead[0]["sequenceId"] if (ahead and m.driving) else m.last_node_seq
@@ -324,8 +337,15 @@ class SimVda5050Vehicle:
             elif action.get("blockingType") != "NONE":
                 m.driving = False
                 return
+        if m.charging:
+            m.battery = min(100.0, m.battery + 100.0 * self.charge_per_s * dt)
         if m.running_action is None and m.pending_actions and not m.paused:
             action = m.pending_actions.pop(0)
+            if action["actionType"] in ("startCharging", "stopCharging"):  # a switch, not a task
+                m.charging = action["actionType"] == "startCharging"
+                m.action_states[action["actionId"]] = self._action_state(action, "FINISHED")
+                self._dirty = True
+                return
             m.running_action = (action, time.monotonic() + self.action_s)
             m.action_states[action["actionId"]] = self._action_state(action, "RUNNING")
             self._dirty = True
@@ -344,6 +364,7 @@ class SimVda5050Vehicle:
         if not m.driving:
             self._dirty = True
         m.driving = True
+        m.charging = False  # it drove off the charger
         if dist > 1e-9:
             m.theta = math.atan2(dy, dx)
         if step >= dist:
@@ -360,7 +381,7 @@ class SimVda5050Vehicle:
             m.x += dx / dist * step
             m.y += dy / dist * step
             m.odometer_m += step
-        m.battery = max(0.0, m.battery - step * 0.01)
+        m.battery = max(0.0, m.battery - 100.0 * self.drain_per_m * min(step, dist))
 
     # --- messages ------------------------------------------------------------------
 
@@ -385,7 +406,7 @@ class SimVda5050Vehicle:
             "velocity": {"vx": self.speed_mps if m.driving else 0.0, "vy": 0.0, "omega": 0.0},
             "loads": [{"loadId": m.load_id}] if m.load_id else [],
             "actionStates": list(m.action_states.values()),
-            "batteryState": {"batteryCharge": round(m.battery, 2), "charging": False},
+            "batteryState": {"batteryCharge": round(m.battery, 2), "charging": m.charging},
             "errors": list(m.errors),
             "safetyState": {"eStop": "NONE", "fieldViolation": False},
         }

@@ -15,7 +15,9 @@ back as one more command, checked against the state at that time.
 
 With `threaded=False` nothing runs by itself: `run_once()` does one pass (commands,
 dispatch inline, one tick), which the simulator and the tests use to step
-deterministically on a `SimClock`.
+deterministically on a `SimClock`. There the periods (dispatch, tick, link checks)
+run on the core's clock, and `CoreSettings.work_limited` bounds planning by work instead
+of wall seconds, so a shift gives the same result for its seed however busy the machine.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class CoreSettings:
     link_timeout_s: float = 5.0  # no state for this long: the link is lost
     max_batch: int = 512
     machine_flush_s: float = 5.0  # persist poses and batteries this often
+    # plan by work caps, not wall seconds (a simulated clock: deterministic for a seed)
+    work_limited: bool = False
 
 
 class FleetCore:
@@ -147,15 +151,15 @@ class FleetCore:
         self.store = store
         self.site = site
         self.clock: Clock = clock or WallClock()
+        self.settings = settings or CoreSettings()
         if dispatcher is None and site is not None:
             from fleet.core.site_dispatch import SiteDispatcher  # the production dispatcher
 
-            dispatcher = SiteDispatcher(site)
+            dispatcher = SiteDispatcher(site, work_limited=self.settings.work_limited)
         self.dispatcher: Dispatcher = dispatcher or GreedyDispatcher()
         self.traffic = traffic
         self.link: MachineLink = link or NullLink()
         self.bus = bus or EventBus()
-        self.settings = settings or CoreSettings()
         self.threaded = threaded
         self.metrics = metrics
         self.localization = localization or PoseKeeper(site)  # fused poses (fleet/core/poses.py)
@@ -418,7 +422,8 @@ class FleetCore:
         return False
 
     def _rounds(self, inline: bool, force: bool = False, dispatch: bool = True) -> None:
-        now = time.monotonic()
+        # stepped (inline), the periods run on the core's clock, as the rest of the shift does
+        now = self.clock.now() if inline else time.monotonic()
         # dispatch
         fut = self._dispatch_inflight
         if fut is not None and fut.done():
@@ -498,7 +503,7 @@ class FleetCore:
         if self.traffic is None:
             return
         t0 = time.perf_counter()
-        commands = self.traffic.tick(now, self.settings.tick_budget_s)
+        commands = self.traffic.tick(now, math.inf if self.settings.work_limited else self.settings.tick_budget_s)
         self.stats["ticks"] += 1
         if self.metrics is not None:
             self.metrics.tick_seconds.observe(time.perf_counter() - t0)
@@ -875,7 +880,7 @@ class FleetCore:
     def _fuse_poses(self) -> None:
         """Fuse what arrived; fused poses replace reported ones; apply the speed policy."""
         try:
-            fused, changes = self.localization.fuse()
+            fused, changes = self.localization.fuse(self.clock.now() if self.settings.work_limited else None)
         except Exception:  # a filter failure must not stop the core; poses stay as reported
             log.exception("pose fusion failed")
             return

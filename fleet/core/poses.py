@@ -143,8 +143,10 @@ class PoseKeeper:
         return m.quality if m is not None else None
 
     # ---- core thread
-    def fuse(self) -> tuple[dict[str, tuple[float, float, float]], list[tuple[str, str | None, str]]]:
+    def fuse(self, now_s: float | None = None) -> tuple[dict[str, tuple[float, float, float]], list[tuple[str, str | None, str]]]:
         """Ingest what arrived; returns (fused poses of tracked machines, quality changes).
+        now_s: the time to age silent tracks to (a simulated clock); else the newest
+        batch's send time plus the wall time since it arrived.
 
         A change is (machine_id, before, after) with the effective qualities.
         """
@@ -170,7 +172,9 @@ class PoseKeeper:
         if items:
             self.stats["readings"] += len(items)
             self.stats["accepted"] += sum(1 for o in self.fusion.ingest_many(items) if o.accepted)
-        if self._newest_sent is not None:  # machines that fall silent lose quality as time passes
+        if now_s is not None:  # machines that fall silent lose quality as time passes
+            self.fusion.advance(now_s)
+        elif self._newest_sent is not None:
             self.fusion.advance(self._newest_sent + (time.monotonic() - self._newest_arrival))
         return self._evaluate()
 

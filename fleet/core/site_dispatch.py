@@ -28,11 +28,12 @@ class SiteDispatcher:
 
     plans_rounds = True  # the core also runs rounds with no open leg (charging, crane timing)
 
-    def __init__(self, site: Site, budget_s: float = 1.0) -> None:
+    def __init__(self, site: Site, budget_s: float = 1.0, work_limited: bool = False) -> None:
         from fleet.dispatch import distances_for
 
         self.site = site
         self.budget_s = budget_s
+        self.work_limited = work_limited  # crane schedules bounded by solver work, not wall time
         self._distances = distances_for(site)
         self._previous: dict[str, Any] = {}
         self._greedy = GreedyDispatcher()
@@ -63,7 +64,7 @@ class SiteDispatcher:
             result = dispatch_round(
                 self.site, list(snapshot.all_legs), vehicles, cranes, chargers, snapshot.now_s,
                 budget_s=self.budget_s, closed_zones=snapshot.closed_zones, previous=self._previous,
-                distances=self._distances,
+                distances=self._distances, work_limited=self.work_limited,
             )
         except Exception:
             log.exception("dispatch round failed; greedy this round")

@@ -212,6 +212,7 @@ def schedule_bay(
     drop_not_before_s: Mapping[LegId, float] | None = None,
     busy_until: Mapping[str, float] | None = None,
     seed: int = 0,
+    work_limited: bool = False,
 ) -> BaySchedule:
     """Plan one bay's runway and check the plan with the independent validator."""
     bay = site.bay_by_id[bay_id]
@@ -223,7 +224,7 @@ def schedule_bay(
             ok_jobs.append(job)
         else:
             bad.append(LegId(job.id))
-    sch = schedule_runway(runway, ok_jobs, now_s, budget_s, previous, seed)
+    sch = schedule_runway(runway, ok_jobs, now_s, budget_s, previous, seed, work_limited=work_limited)
     violations = validate_runway(runway, ok_jobs, sch)
     crane_of = {LegId(jid): runway.cranes[k].id for k, seq in enumerate(sch.sequences) for jid in seq}
     by_id = {leg.id: leg for leg in legs}

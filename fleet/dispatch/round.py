@@ -108,6 +108,7 @@ def dispatch_round(
     distances: SiteDistances | None = None,
     release_horizon_s: float = RELEASE_HORIZON_S,
     crane_busy_until: Mapping[str, float] | None = None,
+    work_limited: bool = False,
 ) -> RoundResult:
     """Decide this round (see the module docstring). Never raises for a bad leg or machine:
     what cannot be placed is left for the next round and named in `notes`."""
@@ -167,7 +168,8 @@ def dispatch_round(
     schedules: dict[str, BaySchedule] = {}
     for bay in bays:
         schedules[bay] = schedule_bay(
-            site, bay, schedulable, crane_by_id, now_s, crane_budget, (previous or {}).get(bay), ready, None, crane_busy_until
+            site, bay, schedulable, crane_by_id, now_s, crane_budget, (previous or {}).get(bay), ready, None, crane_busy_until,
+            work_limited=work_limited,
         )
     crane_times = _crane_times(schedules)
 
@@ -250,7 +252,8 @@ def dispatch_round(
     for bay, waits in dnb.items():
         if bay in schedules:
             schedules[bay] = schedule_bay(
-                site, bay, current, crane_by_id, now_s, crane_budget / 2, schedules[bay].schedule, ready, waits, crane_busy_until
+                site, bay, current, crane_by_id, now_s, crane_budget / 2, schedules[bay].schedule, ready, waits, crane_busy_until,
+                work_limited=work_limited,
             )
     crane_times = _crane_times(schedules)
 

@@ -152,11 +152,17 @@ class ActionState:
     result: str | None = None
 
 
+# What a vehicle reports when it refuses an order message (the simulator's `orderError:...`
+# and VDA 5050's own error types for an order, an update or a message it will not take).
+ORDER_REFUSALS = ("orderError", "orderUpdateError", "noRouteError", "validationError")
+
+
 def stopping_errors(errors: Iterable[str]) -> list[str]:
-    """The errors that stop a machine: all but order refusals (`orderError:...`). A refused
+    """The errors that stop a machine: all but order refusals (`ORDER_REFUSALS`). A refused
     order leaves the vehicle on its previous one, able to drive it; faulting it for that
-    would leave it standing in a lane until someone clears the error by hand."""
-    return [e for e in errors if not e.startswith("orderError")]
+    would leave it standing in a lane until someone clears the error by hand (over VDA 5050
+    a re-published, already superseded update is refused with `orderUpdateError`)."""
+    return [e for e in errors if not e.startswith(ORDER_REFUSALS)]
 
 
 @dataclass(frozen=True)

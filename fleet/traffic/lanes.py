@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -52,6 +53,8 @@ from planners.problem import Blocks
 log = logging.getLogger(__name__)
 
 RESEND_RETRY_S = 10.0  # a re-sent order the vehicle has not reported by then goes again
+RESCUE_MAX_CONFIGS = 50_000  # work-limited rescue: LaCAM's configurations (~0.3 s of search here)
+RESCUE_WALL_CAP_S = 5.0  # and its wall-clock backstop
 STOPPED_MODES = frozenset({"fault", "offline", "estopped", "out_of_service", "manual"})
 
 
@@ -424,7 +427,7 @@ class LaneTraffic:
             positions = np.array([prev[a] for a in agents], dtype=np.int32)
             goals = self._step_goals(active, prev, blocked)
             if self.stalled_steps >= self.stall_limit and not self._rescue_rows:
-                self._rescue(active, prev, blocked)
+                self._rescue(active, prev, blocked, work_limited=not math.isfinite(budget_s))
             config = self._rescue_rows.pop(0) if self._rescue_rows else None
             if config is not None and not self._follows(prev, config, moving):
                 self._rescue_rows.clear()  # the fleet changed since the rescue was planned
@@ -555,7 +558,7 @@ class LaneTraffic:
                 best, best_d = r, d
         return best
 
-    def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray) -> None:
+    def _rescue(self, active: list[_Vehicle], prev: list[int], blocked: np.ndarray, work_limited: bool = False) -> None:
         """The step planner stalled: plan the active vehicles to their goals with the
         complete solver (LaCAM) and play that plan back step by step."""
         self.rescues += 1
@@ -578,8 +581,11 @@ class LaneTraffic:
             spot = self._free_spot(int(starts[k]), taken | (conflicted if v.goal < 0 else set()), blocked)
             goals[k] = spot
             taken.update((spot, *g.conflicts(spot).tolist()))
-        result = solve(g, starts, goals, self.rescue_time_s, seed=self.rescues, blocks=Blocks(mask=blocked),
-                       no_rotation=True)
+        # work-limited (a simulated shift): a configuration cap ends the search, the same for a
+        # seed on any machine; the wall clock is only the backstop
+        limit_s, cap = (RESCUE_WALL_CAP_S, RESCUE_MAX_CONFIGS) if work_limited else (self.rescue_time_s, None)
+        result = solve(g, starts, goals, limit_s, seed=self.rescues, blocks=Blocks(mask=blocked),
+                       no_rotation=True, max_configs=cap)
         if not result.solved or result.plan is None:
             log.info("rescue plan failed (%s): %s", result.status, result.reason)
             # let the step planner try a while first, longer after every failed rescue

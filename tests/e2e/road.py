@@ -311,8 +311,9 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
         _wait(lambda: all(m["link_ok"] for kind in ("vehicles", "cranes")
                           for m in client.get(f"/api/v1/{kind}").json()), 30)
         plan = plan_orders(scenario.site, n_orders)
-        ids, replays, refused = _submit(client, plan)
+        ids, replays, refused, busy = _submit(client, plan)
         notes.extend(f"refused at submission: {x}" for x in refused[:5])
+        notes.extend(f"busy at submission (retried): {x}" for x in busy[:3])
         conflict = dict(plan.bodies[0], weight_kg=plan.bodies[0]["weight_kg"] + 1.0)
         conflict_status = client.post("/api/v1/orders", json=conflict).status_code
         cancelled = plan.bodies[-1]["client_id"]
@@ -362,19 +363,27 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
     )
 
 
-def _submit(client: httpx.Client, plan: OrderPlan) -> tuple[dict[str, str], list[tuple[str, int, str, str]], list[str]]:
+def _submit(client: httpx.Client, plan: OrderPlan) -> tuple[dict[str, str], list[tuple[str, int, str, str]], list[str], list[str]]:
     """POST every order once; every seventh again (a retry after a lost answer), and one
     pair at the same moment from two threads (a retry racing the original)."""
     ids: dict[str, str] = {}
     replays: list[tuple[str, int, str, str]] = []
     refused: list[str] = []
+    busy: list[str] = []  # 503 answers retried
 
     def post(body: dict[str, Any]) -> httpx.Response:
-        for attempt in range(5):
+        """As a WMS does: a lost answer or a 503 (busy) is retried with the same client id;
+        the order is then created once (201) or found (200, Idempotent-Replay)."""
+        for attempt in range(10):
             try:
-                return client.post("/api/v1/orders", json=body)
+                r = client.post("/api/v1/orders", json=body)
             except httpx.TransportError:
                 time.sleep(0.1 * (attempt + 1))
+                continue
+            if r.status_code != 503:
+                return r
+            busy.append(f"{body['client_id']}: {r.json().get('detail', '')}")
+            time.sleep(1.0)
         return client.post("/api/v1/orders", json=body)
 
     race = plan.bodies[len(plan.bodies) // 2]["client_id"]
@@ -392,7 +401,7 @@ def _submit(client: httpx.Client, plan: OrderPlan) -> tuple[dict[str, str], list
                             second.headers.get("Idempotent-Replay", "")))
             continue
         r = post(body)
-        if r.status_code == 201:
+        if r.status_code == 201 or (r.status_code == 200 and busy and busy[-1].startswith(f"{cid}:")):
             ids[cid] = r.json()["id"]
         else:
             refused.append(f"{cid}: {r.status_code} {r.text[:200]}")
@@ -400,7 +409,7 @@ def _submit(client: httpx.Client, plan: OrderPlan) -> tuple[dict[str, str], list
             again = post(dict(body))
             replays.append((cid, again.status_code, again.json().get("id", ""),
                             again.headers.get("Idempotent-Replay", "")))
-    return ids, replays, refused
+    return ids, replays, refused, busy
 
 
 def _until_all_ended(client: httpx.Client, timeout_s: float, stall_s: float = STALL_S) -> tuple[bool, float]:

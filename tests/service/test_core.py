@@ -209,6 +209,21 @@ def test_link_loss_marks_the_machine_offline(sqlite_store: Store) -> None:
     assert any(a["kind"] == "link_lost" for a in sqlite_store.alarms())
 
 
+def test_an_order_refusal_is_an_alarm_not_a_fault(sqlite_store: Store) -> None:
+    """VDA 5050 vehicles refuse a re-sent older update with orderUpdateError; they drive on."""
+    core, _, _, clock = make_core(sqlite_store, n=1)
+    for refusal in ("orderUpdateError", "noRouteError", "validationError", "orderError:not here"):
+        clock.advance(1.0)
+        core.on_state(MachineState(machine_id="agv-0", stamp_s=clock.now(), errors=(refusal,)))
+        core.run_once()
+        assert core.machine("agv-0").mode == Mode.AUTO, refusal
+    assert any("refused an order: orderUpdateError" in a["message"] for a in sqlite_store.alarms())
+    clock.advance(1.0)
+    core.on_state(MachineState(machine_id="agv-0", stamp_s=clock.now(), errors=("laserScannerFault",)))
+    core.run_once()
+    assert core.machine("agv-0").mode == Mode.FAULT
+
+
 def test_restart_recovers_legs_and_machines(store: Store) -> None:
     core, traffic, _, clock = make_core(store, n=2)
     f1 = core.submit_order(OrderRequest("P", "D", client_id="a"))

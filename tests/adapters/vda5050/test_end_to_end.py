@@ -104,3 +104,26 @@ def test_base_is_bounded_by_the_link_rules(site) -> None:  # type: ignore[no-unt
         assert wait_until(lambda e=expected: agv.latest and agv.latest.last_node_id == e)
     assert v.visited == [f"n{i}" for i in range(12)]
     assert v.counters.orders_rejected == 0
+
+
+def test_a_vehicle_charges_at_the_charger_and_stops_when_it_drives_off(site) -> None:  # type: ignore[no-untyped-def]
+    hub, _gw, vehicles, _sniffer, states = site
+    v = vehicles["agv-a"]
+    v.charge_per_s = 0.5  # half a battery a second: quick to see
+    with v._lock:
+        v.m.battery = 20.0
+    cmd = movement("agv-a", order_id="to-charger", n=3)
+    nodes = list(cmd.nodes)
+    nodes[-1] = RouteNode(nodes[-1].node_id, nodes[-1].sequence_id, nodes[-1].x, nodes[-1].y, True,
+                          actions=(Action("charge-1", ActionType.START_CHARGING),))
+    hub.send(MovementCommand(cmd.command_id, cmd.machine_id, cmd.order_id, 0, tuple(nodes), cmd.edges))
+    assert wait_until(lambda: bool(states["agv-a"]) and states["agv-a"][-1].charging)
+    assert wait_until(lambda: (states["agv-a"][-1].battery or 0) > 0.6)
+    st = states["agv-a"][-1]
+    assert {a.action_id: a.status.value for a in st.action_states}["charge-1"] == "FINISHED"
+    away = movement("agv-a", order_id="away", n=5)  # n2 (the charger) on to n4
+    hub.send(MovementCommand(away.command_id, "agv-a", "away", 0, away.nodes[2:], away.edges[2:]))
+    assert wait_until(lambda: not states["agv-a"][-1].charging and v.m.last_node_id == "n4")
+    level = v.m.battery
+    assert wait_until(lambda: states["agv-a"][-1].battery is not None)
+    assert v.m.battery <= level  # off the charger: no more charge
