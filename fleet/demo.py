@@ -171,6 +171,8 @@ def run_demo(opts: DemoOptions) -> int:
         link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s / max(opts.speed, 1.0)),
     )
     configure_logging(settings)
+    print("fleet5g demo: loading the planners (the first run after an install compiles them: "
+          "about a minute) ...", flush=True)
     service = Service(settings, site=site, machines=vehicles_of(scenario))
     try:
         from fleet.web import mount_web

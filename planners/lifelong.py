@@ -382,3 +382,24 @@ class LifelongPlanner:
             self._plan, self._plan_t = out, 1
             self._plan_goals, self._plan_mask = goal.copy(), mask.copy()
         return out[1].copy()
+
+
+def warm_up(graph: GraphArrays, no_rotation: bool = False) -> None:
+    """Load (or, after an install, compile) every kernel a lifelong fleet on `graph` uses:
+    a booked step, a PIBT step, the gridlock guard and a LaCAM rescue, on one agent. Numba
+    specialises on the graph's table dtype, so it runs on the graph itself. Called before a
+    service starts planning: a first compile (30-50 s) in the planning loop would stall
+    the command thread mid-shift."""
+    from planners.lacam import compile_kernels, solve
+
+    if graph.n_nodes < 2:
+        return
+    compile_kernels()
+    start = np.array([0], dtype=np.int32)
+    nbrs = graph.indices[graph.indptr[0]:graph.indptr[1]]
+    goal = np.array([int(nbrs[0]) if nbrs.size else 0], dtype=np.int32)
+    standing = np.zeros(0, dtype=np.int32)
+    for window in (WINDOW_MAX_AGENTS, 0):  # booked paths, then PIBT
+        planner = LifelongPlanner(graph, no_rotation=no_rotation, window_max_agents=window)
+        planner.step(start, goal, budget_s=5.0, standing=standing)
+    solve(graph, start, goal, 5.0, no_rotation=no_rotation, max_configs=64)

@@ -47,7 +47,7 @@ from maps.site import Site
 from planners.distance import goal_distances, unreachable
 from planners.execution import ExecutionError, ExecutionGraph, hold_rotations
 from planners.lacam import solve
-from planners.lifelong import LifelongPlanner, spurs
+from planners.lifelong import LifelongPlanner, spurs, warm_up
 from planners.problem import Blocks
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class LaneTraffic:
         self.horizon = horizon
         self.max_plan_steps = max_plan_steps
         self.planner = LifelongPlanner(self.graph, seed=seed, no_rotation=True)
+        warm_up(self.graph, no_rotation=True)  # no compile later, inside a tick
         self.exec: ExecutionGraph | None = None
         self.vehicles: dict[str, _Vehicle] = {}
         self._by_agent: list[str] = []

@@ -34,7 +34,7 @@ class Demo:
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(90):
+        if not self.ready.wait(240):  # a cold numba cache: the planners compile at start (~80 s)
             self.proc.kill()
             raise AssertionError("fleet demo did not start:\n" + "\n".join(self.lines[-30:]))
 

@@ -236,3 +236,15 @@ def test_pibt_pushes_an_idle_agent_out_of_a_junction_block(retries, passes) -> N
         if pos[1] == goal:
             break
     assert bool(pos[1] == goal) == passes
+
+
+def test_warm_up_runs_on_any_lane_graph_and_leaves_the_planner_alone() -> None:
+    """A service calls it before planning; a dead-end first node or a tiny graph must not break it."""
+    from planners.lifelong import warm_up
+
+    one_way = lane_graph(4, [(1, 2), (2, 3), (3, 1)], conflicts=[(1, 2)])  # node 0 leads nowhere
+    warm_up(one_way, no_rotation=True)
+    warm_up(lane_graph(1, []))
+    warm_up(grid(["...", "..."]))
+    planner = LifelongPlanner(one_way, no_rotation=True)
+    assert planner.step(np.array([1], np.int32), np.array([3], np.int32)).tolist() == [2]
