@@ -173,7 +173,7 @@ class _Serve:
         self.proc = subprocess.Popen([sys.executable, "-m", "fleet", "serve"], cwd=REPO, env=env, stdout=out,
                                      stderr=subprocess.STDOUT)
         out.close()
-        wait_for(self._ready, timeout_s=40, what=f"fleet serve ready ({self.log})")
+        wait_for(self._ready, timeout_s=240, what=f"fleet serve ready ({self.log})")  # cold cache: planners compile
         return self
 
     def _ready(self) -> bool:

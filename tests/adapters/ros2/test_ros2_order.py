@@ -21,6 +21,7 @@ from tests.adapters.ros2.conftest import Proc
 def test_ros2_robots_pick_and_drop_orders_and_the_core_marks_them_done(
         domain: int, inproc_name: str, tmp_path: Path) -> None:
     site = load_site(resolve_site("warehouse"))
+    traffic = FleetTraffic(site)  # before the robots' clocks start: on a cold cache it compiles (~80 s)
     a, b = site.node_by_id["A0-2"], site.node_by_id["S1-6"]  # a few lanes from the inbound docks
     # agv-1 knows its start node and reports it; agv-2 does not: the gateway takes the nearest
     robots = [
@@ -33,7 +34,7 @@ def test_ros2_robots_pick_and_drop_orders_and_the_core_marks_them_done(
     hub = BusHub(inproc_name, heartbeat_s=0.1, resend_after_s=0.3)
     core = FleetCore(Store(f"sqlite:///{tmp_path}/core.db"), site,
                      machines=[Vehicle(id=VehicleId("agv-1")), Vehicle(id=VehicleId("agv-2"))],
-                     traffic=FleetTraffic(site), link=hub)
+                     traffic=traffic, link=hub)
     states: list[MachineState] = []
     hub.subscribe(lambda s: (states.append(s), core.on_state(s)))
     nodes = tuple((n.id, float(n.x), float(n.y)) for n in site.nodes)
