@@ -384,16 +384,21 @@ class LifelongPlanner:
         return out[1].copy()
 
 
+_WARMED: set[str] = set()  # table dtypes whose kernels this process has loaded
+
+
 def warm_up(graph: GraphArrays, no_rotation: bool = False) -> None:
     """Load (or, after an install, compile) every kernel a lifelong fleet on `graph` uses:
     a booked step, a PIBT step, the gridlock guard and a LaCAM rescue, on one agent. Numba
-    specialises on the graph's table dtype, so it runs on the graph itself. Called before a
-    service starts planning: a first compile (30-50 s) in the planning loop would stall
-    the command thread mid-shift."""
+    specialises on the graph's table dtype, so it runs on the graph itself, once per dtype
+    and process. Called before a service starts planning: a first compile (about 80 s) in
+    the planning loop would stall the command thread mid-shift."""
     from planners.lacam import compile_kernels, solve
 
-    if graph.n_nodes < 2:
+    kind = table_dtype(graph.n_nodes).str
+    if graph.n_nodes < 2 or kind in _WARMED:
         return
+    _WARMED.add(kind)
     compile_kernels()
     start = np.array([0], dtype=np.int32)
     nbrs = graph.indices[graph.indptr[0]:graph.indptr[1]]
