@@ -50,6 +50,7 @@ class ExecutionGraph:
     def __init__(self, starts: np.ndarray | list[int], conflict_indptr: np.ndarray, conflict_indices: np.ndarray) -> None:
         self._cptr = conflict_indptr
         self._cidx = conflict_indices
+        self._near = around_lists(conflict_indptr, conflict_indices)
         self._agents: list[_Agent] = []
         self._last_visit: dict[int, tuple[int, int]] = {}
         self.time = 0
@@ -77,17 +78,19 @@ class ExecutionGraph:
         return i
 
     def _around(self, v: int) -> list[int]:
-        return [v, *self._cidx[self._cptr[v] : self._cptr[v + 1]].tolist()]
+        return self._near[v]
 
     def _visit(self, v: int, agent: int, k: int, t: int) -> None:
         self._last_visit[v] = (agent, k)
 
     def _check_config(self, nodes: list[int]) -> None:
         taken: dict[int, int] = {}
+        near = self._near
         for i, v in enumerate(nodes):
-            for u in self._around(v):
-                if u in taken and taken[u] != i:
-                    raise ExecutionError(f"agents {taken[u]} and {i} are planned on conflicting nodes {u}/{v}")
+            for u in near[v]:
+                k = taken.get(u)
+                if k is not None and k != i:
+                    raise ExecutionError(f"agents {k} and {i} are planned on conflicting nodes {u}/{v}")
             taken[v] = i
 
     def append(self, config: np.ndarray | list[int]) -> None:
@@ -100,26 +103,27 @@ class ExecutionGraph:
             raise ExecutionError(f"configuration has {len(nodes)} agents, graph has {self.n_agents}")
         self._check_config(nodes)
         t = self.time + 1
-        movers: list[tuple[int, int]] = []
-        for i, v in enumerate(nodes):
-            a = self._agents[i]
-            if v != a.nodes[-1]:
-                movers.append((i, v))
-        cycle = waiting_cycle(self.end_config(), nodes, self._cptr, self._cidx)
+        agents = self._agents
+        prev = [a.nodes[-1] for a in agents]
+        movers = [(i, v) for i, v in enumerate(nodes) if v != prev[i]]
+        cycle = waiting_cycle(prev, nodes, self._cptr, self._cidx)
         if cycle:
             raise ExecutionError(f"agents {cycle} would wait on each other (a rotation): hold them first")
         # dependencies look at visits strictly before t: compute them all first
         moving = {i for i, _ in movers}
         pending: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
+        last_visit, near = self._last_visit, self._near
         for i, v in movers:
             deps: set[tuple[int, int]] = set()
-            for u in self._around(v):
-                seen = self._last_visit.get(u)
+            for u in near[v]:
+                seen = last_visit.get(u)
                 if seen is None or seen[0] == i:
                     continue
                 j, m = seen
-                if m + 1 > self._agents[j].last and j not in moving:
-                    raise ExecutionError(f"agent {i} enters node {v} at step {t} while agent {j} is still on node {u}")
+                if j not in moving:
+                    aj = agents[j]
+                    if m >= aj.offset + len(aj.nodes) - 1:  # m is j's last entry: it stands there
+                        raise ExecutionError(f"agent {i} enters node {v} at step {t} while agent {j} is still on node {u}")
                 deps.add((j, m + 1))
             pending.append((i, v, tuple(sorted(deps))))
         for i, v, deps in pending:
@@ -152,6 +156,10 @@ class ExecutionGraph:
 
     def node_at(self, agent: int, k: int) -> int:
         return self._agents[agent].node(k)
+
+    def ahead_all(self) -> list[int]:
+        """`ahead` of every agent (one call per planning step, not one per agent)."""
+        return [a.offset + len(a.nodes) - 1 - a.reached for a in self._agents]
 
     def ahead(self, agent: int) -> int:
         """Planned entries not yet reached."""
@@ -220,17 +228,33 @@ def from_paths(paths: np.ndarray, conflict_indptr: np.ndarray, conflict_indices:
     return g
 
 
-def _around(v: int, cptr: np.ndarray, cidx: np.ndarray) -> list[int]:
-    return [v, *cidx[cptr[v] : cptr[v + 1]].tolist()]
+_NEAR: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, list[list[int]]]] = {}
+
+
+def around_lists(cptr: np.ndarray, cidx: np.ndarray) -> list[list[int]]:
+    """Each node with its conflict set, as plain lists: the bookkeeping below reads them
+    for every agent at every step, and slicing numpy arrays each time cost more than the rest.
+    Kept per graph (the arrays themselves are held, so their ids stay theirs)."""
+    key = (id(cptr), id(cidx))
+    hit = _NEAR.get(key)
+    if hit is not None and hit[0] is cptr and hit[1] is cidx:
+        return hit[2]
+    flat, ptr = cidx.tolist(), cptr.tolist()
+    near = [[v, *flat[ptr[v]:ptr[v + 1]]] for v in range(len(ptr) - 1)]
+    if len(_NEAR) >= 16:
+        _NEAR.clear()
+    _NEAR[key] = (cptr, cidx, near)
+    return near
 
 
 def _waits_on(prev: list[int], nxt: list[int], cptr: np.ndarray, cidx: np.ndarray) -> dict[int, list[int]]:
     """Mover i waits on mover j when j's current node is i's next node or conflicts with it."""
+    near = around_lists(cptr, cidx)
     at: dict[int, int] = {v: i for i, v in enumerate(prev)}
     movers = {i for i in range(len(prev)) if prev[i] != nxt[i]}
     out: dict[int, list[int]] = {}
     for i in movers:
-        for u in _around(nxt[i], cptr, cidx):
+        for u in near[nxt[i]]:
             j = at.get(u)
             if j is not None and j != i and j in movers:
                 out.setdefault(i, []).append(j)
@@ -271,6 +295,7 @@ def hold_rotations(prev: list[int], nxt: list[int], cptr: np.ndarray, cidx: np.n
     step and the agents held. Holding everyone is always valid, so this terminates."""
     step = list(nxt)
     held: list[int] = []
+    near = around_lists(cptr, cidx)
     while True:
         cycle = waiting_cycle(prev, step, cptr, cidx)
         if not cycle:
@@ -280,5 +305,5 @@ def hold_rotations(prev: list[int], nxt: list[int], cptr: np.ndarray, cidx: np.n
             for i in stay:
                 step[i] = prev[i]
                 held.append(i)
-            blocked = {u for i in range(len(step)) if step[i] == prev[i] for u in _around(prev[i], cptr, cidx)}
+            blocked = {u for i in range(len(step)) if step[i] == prev[i] for u in near[prev[i]]}
             stay = {k for k in range(len(step)) if step[k] != prev[k] and step[k] in blocked}

@@ -288,8 +288,10 @@ class AgvFleet:
             if nodes[j].node_id != route.nodes[k + j].node_id:
                 raise RouteRejected(f"update changes node {route.nodes[k + j].node_id!r} the vehicle "
                                     "already passed")
-        route.nodes = route.nodes[:keep] + nodes[offset:]
-        route.edges = route.edges[:keep] + edges[offset:]
+        del route.nodes[keep:]  # in place: a copy of a long-lived order's route costs O(route)
+        route.nodes.extend(nodes[offset:])
+        del route.edges[keep:]
+        route.edges.extend(edges[offset:])
         route.update_id = cmd.order_update_id
         for a in self._all_actions(nodes[offset + 1:], edges[offset:]):
             route.actions.setdefault(a.action_id, ActionState(a.action_id, a.action_type.value,

@@ -105,7 +105,7 @@ class InvalidValue(FleetError):
 class _Item:
     name: str
     fn: Callable[[Tx], Any]
-    future: concurrent.futures.Future[Any]
+    future: concurrent.futures.Future[Any] | None  # None: nobody waits for it (a machine's state)
     actor: Actor | None = None
     target: str | None = None
 
@@ -234,7 +234,7 @@ class FleetCore:
         with self._cv:
             pending, self._queue = list(self._queue), collections.deque()
         for item in pending:  # never applied: say so rather than leave the caller waiting
-            if not item.future.done():
+            if item.future is not None and not item.future.done():
                 item.future.set_exception(NotLeader("the core stopped before applying this command; retry"))
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -358,7 +358,7 @@ class FleetCore:
         except Exception as exc:
             log.exception("store commit failed; %d commands refused, state reloaded", len(batch))
             for item in batch:
-                if not item.future.done():
+                if item.future is not None and not item.future.done():
                     item.future.set_exception(StoreError(f"store commit failed: {exc}"))
             with contextlib.suppress(Exception):
                 self._recover()
@@ -370,6 +370,8 @@ class FleetCore:
             self.metrics.batch_size.observe(len(batch))
         self.bus.publish(events)
         for item, res, err in results:
+            if item.future is None:
+                continue
             if err is None:
                 item.future.set_result(res)
             else:
@@ -452,7 +454,7 @@ class FleetCore:
             self._last_tick = now
             self._fuse_poses()
             self._tick()
-        if force or now - self._last_flush >= self.settings.machine_flush_s:
+        if now - self._last_flush >= self.settings.machine_flush_s:  # on its period, stepped too
             self._last_flush = now
             self._check_links()
             self._flush_machines()
@@ -645,7 +647,7 @@ class FleetCore:
                 self._raise_alarm(tx, AlarmKind.LINK_LOST, Severity.WARNING,
                                   f"no state from {m.id} for {now - current.last_state_s:.1f} s", machine_id=m.id)
 
-        self._apply_batch([_Item("link-check", apply, concurrent.futures.Future())])
+        self._apply_batch([_Item("link-check", apply, None)])
 
     # ------------------------------------------------------------------ commands (public)
     def record_event(self, type_: str, payload: dict[str, Any]) -> None:
@@ -866,8 +868,7 @@ class FleetCore:
         """A machine's report (any thread, never blocks): applied on the command thread."""
         if not self.leader:
             return
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        item = _Item("state", lambda tx: self._apply_state(tx, state), fut)
+        item = _Item("state", lambda tx: self._apply_state(tx, state), None)
         with self._cv:
             self._queue.append(item)
             self._cv.notify()
@@ -890,8 +891,7 @@ class FleetCore:
                 self._set_machine(None, dataclasses.replace(m, x=x, y=y, heading_rad=th), m)
                 self._pose(self._machines[mid])
         if changes:
-            self._apply_batch([_Item("localization", lambda tx: self._pose_quality_changed(tx, changes),
-                                     concurrent.futures.Future())])
+            self._apply_batch([_Item("localization", lambda tx: self._pose_quality_changed(tx, changes), None)])
 
     def _pose_quality_changed(self, tx: Tx, changes: list[tuple[str, str | None, str]]) -> None:
         now = self.clock.now()

@@ -45,7 +45,7 @@ from maps.compile import blocked_nodes, compile_site
 from maps.graph import GraphArrays
 from maps.site import Site
 from planners.distance import goal_distances, unreachable
-from planners.execution import ExecutionError, ExecutionGraph, hold_rotations
+from planners.execution import ExecutionError, ExecutionGraph, around_lists, hold_rotations
 from planners.lacam import solve
 from planners.lifelong import LifelongPlanner, spurs, warm_up
 from planners.problem import Blocks
@@ -53,7 +53,7 @@ from planners.problem import Blocks
 log = logging.getLogger(__name__)
 
 RESEND_RETRY_S = 10.0  # a re-sent order the vehicle has not reported by then goes again
-RESCUE_MAX_CONFIGS = 50_000  # work-limited rescue: LaCAM's configurations (~0.3 s of search here)
+RESCUE_MAX_CONFIGS = 5_000  # work-limited rescue: LaCAM's configurations (about 0.2 s with 30 AGVs)
 RESCUE_WALL_CAP_S = 5.0  # and its wall-clock backstop
 STOPPED_MODES = frozenset({"fault", "offline", "estopped", "out_of_service", "manual"})
 
@@ -107,6 +107,9 @@ class LaneTraffic:
     ) -> None:
         self.site = site
         self.graph = graph or compile_site(site)
+        self._xy: list[list[float]] = self.graph.xy.tolist()  # plain floats: commands read them per node
+        ptr, nbr = self.graph.indptr.tolist(), self.graph.indices.tolist()
+        self._succ = [frozenset(nbr[ptr[u]:ptr[u + 1]]) for u in range(self.graph.n_nodes)]
         self.lookahead = lookahead
         self.horizon = horizon
         self.max_plan_steps = max_plan_steps
@@ -124,6 +127,9 @@ class LaneTraffic:
         self._spur_id = spurs(self.graph)  # dead-end spur of each node (-1: none)
         self._mouths = self._spur_mouths()
         self._no_idle = self._spur_nodes() - frozenset(self._rest_nodes)
+        self._rest_set = frozenset(self._rest_nodes)
+        self._spur_of: list[int] = self._spur_id.tolist()
+        self._near = around_lists(self.graph.conflict_indptr, self.graph.conflict_indices)
         self._rest_dist: np.ndarray | None = None  # steps from every node to each rest node
         self.replans = 0
         self.held_rotations = 0
@@ -406,9 +412,10 @@ class LaneTraffic:
         self._gate_handoffs()
         for _ in range(self.max_plan_steps):
             active = [v for v in self.vehicles.values() if v.held_at < 0 and not v.stopped]
-            if not any(v.goal >= 0 and ex.ahead(v.agent) < self.horizon for v in active):
+            ahead = ex.ahead_all()
+            if not any(v.goal >= 0 and ahead[v.agent] < self.horizon for v in active):
                 return
-            if any(ex.ahead(v.agent) > 3 * self.horizon for v in self.vehicles.values()):
+            if max(ahead, default=0) > 3 * self.horizon:
                 # the plan ran far ahead of a slow vehicle: start again from what is released
                 self._replan()
                 continue
@@ -475,11 +482,11 @@ class LaneTraffic:
 
     def _follows(self, prev: list[int], config: list[int], moving: set[int]) -> bool:
         """Every vehicle stays or moves along one edge, and only planned vehicles move."""
-        g = self.graph
+        succ = self._succ
         for a, (u, w) in enumerate(zip(prev, config, strict=True)):
             if u == w:
                 continue
-            if a not in moving or w not in g.neighbours(u):
+            if a not in moving or w not in succ[u]:
                 return False
         return True
 
@@ -487,17 +494,17 @@ class LaneTraffic:
         """Goals for this step: a vehicle without a leg keeps its place unless it stands
         on a station, a spur to one, or a node someone is heading for; then it makes way
         to the nearest free node (an idle vehicle must never hold a station)."""
-        g = self.graph
+        near, rest, spur_of = self._near, self._rest_set, self._spur_of
         wanted: set[int] = set(self._no_idle)
         for v in active:
             if v.goal >= 0:
-                wanted.update((v.goal, *g.conflicts(v.goal).tolist()))
+                wanted.update(near[v.goal])
         goals = np.empty(len(active), dtype=np.int32)
         # an idle vehicle rests on a free parking place or charger if there is one (on a
         # one-way loop it would hold up everyone behind it), else keeps out of the way
-        resting = {prev[v.agent] for v in self.vehicles.values() if v.job is None} & set(self._rest_nodes)
+        resting = {prev[v.agent] for v in self.vehicles.values() if v.job is None} & rest
         claimed = {prev[v.agent] for v in self.vehicles.values()} | {v.goal for v in self.vehicles.values() if v.goal >= 0}
-        in_spur = Counter(int(self._spur_id[prev[v.agent]]) for v in self.vehicles.values())
+        in_spur = Counter(spur_of[prev[v.agent]] for v in self.vehicles.values())
         # rest places nobody holds or heads for (hundreds of idle vehicles, a dozen places)
         free_rest = [r for r, node in enumerate(self._rest_nodes)
                      if node not in claimed and node not in resting and not blocked[node]]
@@ -510,7 +517,7 @@ class LaneTraffic:
                 goals[k] = self._free_spot(at, wanted | mouth, blocked) if at in mouth else at
             elif v.goal >= 0:
                 goals[k] = v.goal
-            elif at in self._rest_nodes:
+            elif at in rest:
                 goals[k] = at
             else:
                 r = self._rest_spot(at, free_rest) if free_rest else -1
@@ -527,8 +534,8 @@ class LaneTraffic:
         """The nodes around the dead-end spur of v's goal when another vehicle is in it
         (`in_spur`: vehicles per spur id). One in a spur itself comes out whatever:
         waiting there would shut it."""
-        sid = int(self._spur_id[v.goal])
-        if sid < 0 or self._spur_id[prev[v.agent]] >= 0 or not in_spur[sid]:
+        sid = self._spur_of[v.goal]
+        if sid < 0 or self._spur_of[prev[v.agent]] >= 0 or not in_spur[sid]:
             return None
         return self._mouths[sid]
 
@@ -638,21 +645,23 @@ class LaneTraffic:
         nodes: list[RouteNode] = []
         edges: list[RouteEdge] = []
         prev_name = None
+        node_ids, xy = self.graph.node_ids, self._xy
+        px = py = 0.0
         for k in range(start, last + 1):
             n = ex.node_at(v.agent, k)
-            name = self.graph.node_ids[n]
+            name = node_ids[n]
             seq = 2 * (k - v.order_first_entry)
             actions: tuple[Action, ...] = ()
             if k == v.action_entry and v.action is not None and k <= rel and (new_order or k > start):
                 actions = (v.action,)
             if k == start and new_order and v.charging and (v.job is None or v.job.leg.kind != LegKind.CHARGE):
                 actions = (Action(f"stop-charge-{next(self._ids)}", ActionType.STOP_CHARGING, BlockingType.HARD), *actions)
-            x, y = self.graph.xy[n]
-            nodes.append(RouteNode(name, seq, float(x), float(y), released=k <= rel, actions=actions))
+            x, y = xy[n]
+            nodes.append(RouteNode(name, seq, x, y, released=k <= rel, actions=actions))
             if prev_name is not None:
                 edges.append(RouteEdge(f"{prev_name}->{name}", seq - 1, prev_name, name, released=k <= rel,
-                                       length_m=float(np.hypot(*(self.graph.xy[n] - self.graph.xy[ex.node_at(v.agent, k - 1)])))))
-            prev_name = name
+                                       length_m=math.hypot(x - px, y - py)))
+            prev_name, px, py = name, x, y
         v.sent_released = rel
         return MovementCommand(
             command_id=f"{v.order_id}/{v.order_update}",
