@@ -558,6 +558,20 @@ class Plant:
             out["footprint_samples"] = self.footprints.counts["samples"]
         return out
 
+    def machines_described(self) -> list[dict[str, Any]]:
+        """Each simulated AGV's order and what holds it (`sim.agv.AgvFleet.describe`), and
+        the last commands the simulator refused; from the edge's report after `stop()` for tcp."""
+        if self._edge is not None:
+            if not self._edge_report.exists():
+                return []
+            rep = json.loads(self._edge_report.read_text(encoding="utf-8"))
+            return [*rep.get("machines", []), {"refused_count": rep.get("refused_count"), "refused": rep.get("refused")}]
+        world = self.world
+        if world is None:
+            return []
+        return [*(world.agvs.describe(i) for i in range(len(world.agvs.ids))),
+                {"refused_count": world.refused_count, "refused": [list(x) for x in list(world.refused)[-20:]]}]
+
     def safety_events(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.safety is not None:
@@ -639,7 +653,10 @@ def edge_main(argv: list[str] | None = None) -> int:
     gw.stop()
     if safety is not None and args.safety_report is not None:
         tmp = args.safety_report.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"counts": safety.counts(), "events": safety.events()}), encoding="utf-8")
+        report = {"counts": safety.counts(), "events": safety.events(),
+                  "machines": [world.agvs.describe(i) for i in range(len(world.agvs.ids))],
+                  "refused": [list(x) for x in list(world.refused)[-20:]], "refused_count": world.refused_count}
+        tmp.write_text(json.dumps(report), encoding="utf-8")
         tmp.replace(args.safety_report)
     return 0
 

@@ -177,6 +177,14 @@ class ExecutionGraph:
         a = self._agents[agent]
         return all(self._agents[j].reached >= m for j, m in a.deps[k - a.offset])
 
+    def waiting_on(self, agent: int) -> list[tuple[int, int]]:
+        """(agent, entry) pairs the next unreleased entry still waits for: who holds it up."""
+        a = self._agents[agent]
+        k = a.released + 1
+        if k > a.last:
+            return []
+        return [(j, m) for j, m in a.deps[k - a.offset] if self._agents[j].reached < m]
+
     def release(self, agent: int, lookahead: int) -> int:
         """Release entries whose dependencies are met, at most `lookahead` past the
         reached one; returns the new last released index."""

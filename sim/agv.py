@@ -21,6 +21,7 @@ import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -705,6 +706,23 @@ class AgvFleet:
                     self.dirty[i] = True
 
     # --- reporting -------------------------------------------------------------------
+
+    def describe(self, i: int) -> dict[str, Any]:
+        """Where vehicle i is in its order and what holds it: for a person (or a test)
+        finding out why a vehicle stands still."""
+        r = self.routes[i]
+        out: dict[str, Any] = {"machine_id": self.ids[i], "mode": self.mode(i), "node": self.last_node[i],
+                               "moving": bool(self.moving[i]), "v_mps": round(float(self.v[i]), 3),
+                               "timer": self.timer_kind[i], "busy_until_s": float(self.busy_until[i]),
+                               "errors": sorted(self.errors[i])}
+        if r is not None:
+            out.update(order_id=r.order_id, update_id=r.update_id, at=r.at, last=len(r.nodes) - 1,
+                       released_end=r.released_end(), pending=[a.action_id for a in r.pending],
+                       running=r.running.action_id if r.running else None,
+                       next_nodes=[n.node_id + ("" if n.released else "?") for n in r.nodes[r.at:r.at + 4]],
+                       open_actions=[(a.action_id, a.status.value) for a in r.actions.values()
+                                     if a.status not in (ActionStatus.FINISHED, ActionStatus.FAILED)])
+        return out
 
     def mode(self, i: int) -> str:
         if self.estop[i]:

@@ -370,8 +370,8 @@ class FleetCore:
             self.metrics.batch_size.observe(len(batch))
         self.bus.publish(events)
         for item, res, err in results:
-            if item.future is None:
-                continue
+            if item.future is None or item.future.cancelled():
+                continue  # a caller that gave up waiting (its command still applied, as a 503 says)
             if err is None:
                 item.future.set_result(res)
             else:

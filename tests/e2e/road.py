@@ -295,6 +295,7 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
     stepper: Any = None
     client = httpx.Client(base_url=base, headers=headers, timeout=30.0)
     notes: list[str] = []
+    finished = False
     try:
         r = client.post("/api/v1/webhooks", json={"url": receiver.url, "secret": receiver.secret,
                                                   "event_types": ["order."]})
@@ -349,6 +350,8 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
             notes.append(f"lockstep: {stepper.steps} steps, {stepper.late_settles} late settles, "
                          f"{clock.now() - t_sim0:.0f} simulated s" if clock else "")
         plant.stop()
+        if not finished:
+            notes.extend(f"sim {json.dumps(m)}" for m in plant.machines_described())
         receiver.stop()
         service.shutdown_server()
         service.stop()
@@ -504,6 +507,7 @@ def _stuck(client: httpx.Client, core: Any, plant: Any = None, limit: int = 6) -
             f"{g.node_ids[ex.node_at(v.agent, ex.released(v.agent))]} planned to {g.node_ids[ex.node_at(v.agent, ex.last(v.agent))]}"
             f" goal {g.node_ids[v.goal] if v.goal >= 0 else None} held {g.node_ids[v.held_at] if v.held_at >= 0 else None}"
             f" stopped {v.stopped} job {v.job.leg.id + ':' + v.job.stage.value if v.job else None}"
+            f" waits on {[(lanes._by_agent[j], m) for j, m in ex.waiting_on(v.agent)]}"
             for mid, v in lanes.vehicles.items()))
     out.append(f"core: {core.stats}")
     if lanes is not None and lanes.exec is not None:

@@ -74,6 +74,19 @@ def test_same_client_id_same_body_is_one_order(store: Store) -> None:
     assert store.list_orders()[1] == 1
 
 
+def test_a_caller_that_gave_up_waiting_does_not_break_the_batch(store: Store) -> None:
+    """The API cancels a command's future after its timeout (a 503); the core still
+    applies it and answers the rest of the batch."""
+    core, *_ = make_core(store)
+    gave_up = core.submit_order(OrderRequest("P", "D", client_id="slow"))
+    waiting = core.submit_order(OrderRequest("P", "E", client_id="other"))
+    assert gave_up.cancel()
+    core.run_once()
+    order, created = result(waiting)
+    assert created and order.client_id == "other"
+    assert {o.client_id for o in store.list_orders()[0]} == {"slow", "other"}
+
+
 def test_rejected_order_is_not_stored(sqlite_store: Store) -> None:
     core, *_ = make_core(sqlite_store)
     fut = core.submit_order(OrderRequest("P", "P", client_id="same"))
