@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
@@ -253,5 +255,11 @@ class Site:
             shapely.prepare(a)  # sensors ask for every fix: a prepared polygon answers fast
         return areas
 
-    def is_outdoor(self, x: float, y: float) -> bool:
-        return any(shapely.intersects_xy(a, x, y) for a in self._outdoor_areas)  # boundary counts
+    def is_outdoor(self, x: Any, y: Any) -> Any:
+        """Under the open sky (the boundary counts); for arrays of positions, a mask."""
+        if np.ndim(x) == 0:
+            return any(shapely.intersects_xy(a, x, y) for a in self._outdoor_areas)
+        out = shapely.intersects_xy(self._outdoor_areas[0], x, y) if self._outdoor_areas else None
+        for a in self._outdoor_areas[1:]:
+            out |= shapely.intersects_xy(a, x, y)
+        return out if out is not None else np.zeros(len(x), dtype=bool)

@@ -58,7 +58,9 @@ class ExecutionGraph:
             a = _Agent(nodes=[v], times=[0], deps=[()])
             self._agents.append(a)
             self._visit(v, i, 0, 0)
-        self._check_config([a.nodes[-1] for a in self._agents])
+        self._end: list[int] = [a.nodes[-1] for a in self._agents]  # each agent's last planned node
+        self._check_config(self._end)
+        self._occ: dict[int, int] = {v: i for i, v in enumerate(self._end)}  # node -> agent planned last there
 
     # -- building ------------------------------------------------------------
     @property
@@ -75,6 +77,8 @@ class ExecutionGraph:
             if seen is not None and seen[0] != i and self._agents[seen[0]].last == seen[1]:
                 raise ExecutionError(f"agent {i} cannot join at node {start}: agent {seen[0]} stands on a conflicting node")
         self._visit(int(start), i, a.offset, self.time)
+        self._end.append(int(start))
+        self._occ[int(start)] = i
         return i
 
     def _around(self, v: int) -> list[int]:
@@ -93,26 +97,47 @@ class ExecutionGraph:
                     raise ExecutionError(f"agents {k} and {i} are planned on conflicting nodes {u}/{v}")
             taken[v] = i
 
-    def append(self, config: np.ndarray | list[int]) -> None:
+    def append(self, config: np.ndarray | list[int], *, executable: bool = False) -> None:
         """Add the next configuration (node of every agent at virtual step time+1).
+        `executable`: the caller has made sure no movers wait on each other in a ring
+        (`hold_rotations`), so that check is not run twice.
 
-        Raises ExecutionError when the configuration collides or an agent jumps.
+        Raises ExecutionError when the configuration collides or an agent jumps; the
+        graph is then unchanged. Only movers are checked: the configuration before was
+        collision-free, and a conflict is symmetric.
         """
         nodes = [int(v) for v in config]
         if len(nodes) != self.n_agents:
             raise ExecutionError(f"configuration has {len(nodes)} agents, graph has {self.n_agents}")
-        self._check_config(nodes)
         t = self.time + 1
-        agents = self._agents
-        prev = [a.nodes[-1] for a in agents]
-        movers = [(i, v) for i, v in enumerate(nodes) if v != prev[i]]
-        cycle = waiting_cycle(prev, nodes, self._cptr, self._cidx)
-        if cycle:
-            raise ExecutionError(f"agents {cycle} would wait on each other (a rotation): hold them first")
+        end, occ, near = self._end, self._occ, self._near
+        movers = [(i, v) for i, v in enumerate(nodes) if v != end[i]]
+        left = {end[i] for i, _ in movers}
+        came: dict[int, int] = {}
+        for i, v in movers:
+            k = came.get(v)
+            if k is not None:
+                raise ExecutionError(f"agents {k} and {i} are planned on conflicting nodes {v}/{v}")
+            came[v] = i
+        for i, v in movers:
+            for u in near[v]:
+                k = came.get(u)
+                if k is None and u not in left:
+                    k = occ.get(u)
+                if k is not None and k != i:
+                    raise ExecutionError(f"agents {k} and {i} are planned on conflicting nodes {u}/{v}")
+        if not movers:
+            self.time = t
+            return
+        if not executable:
+            cycle = waiting_cycle(end, nodes, self._cptr, self._cidx)
+            if cycle:
+                raise ExecutionError(f"agents {cycle} would wait on each other (a rotation): hold them first")
         # dependencies look at visits strictly before t: compute them all first
+        agents = self._agents
         moving = {i for i, _ in movers}
         pending: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
-        last_visit, near = self._last_visit, self._near
+        last_visit = self._last_visit
         for i, v in movers:
             deps: set[tuple[int, int]] = set()
             for u in near[v]:
@@ -126,17 +151,22 @@ class ExecutionGraph:
                         raise ExecutionError(f"agent {i} enters node {v} at step {t} while agent {j} is still on node {u}")
                 deps.add((j, m + 1))
             pending.append((i, v, tuple(sorted(deps))))
+        for i, _, deps in pending:
+            for j, m in deps:
+                aj = agents[j]
+                if m > aj.offset + len(aj.nodes) - (0 if j in moving else 1):
+                    raise ExecutionError(f"agent {i} depends on agent {j} leaving a node it never leaves")
         for i, v, deps in pending:
-            a = self._agents[i]
+            a = agents[i]
             a.nodes.append(v)
             a.times.append(t)
             a.deps.append(deps)
-        for i, v, _ in pending:
-            self._visit(v, i, self._agents[i].last, t)
-        for i, _, deps in pending:
-            for j, m in deps:
-                if m > self._agents[j].last:
-                    raise ExecutionError(f"agent {i} depends on agent {j} leaving a node it never leaves")
+            last_visit[v] = (i, a.offset + len(a.nodes) - 1)
+        for u in left:
+            del occ[u]
+        for i, v in movers:
+            end[i] = v
+            occ[v] = i
         self.time = t
 
     # -- executing -----------------------------------------------------------
@@ -211,7 +241,9 @@ class ExecutionGraph:
         self._last_visit.clear()
         for _t, i, k, v in sorted(visits):
             self._last_visit[v] = (i, k)
-        return [a.nodes[-1] for a in self._agents]
+        self._end = [a.nodes[-1] for a in self._agents]
+        self._occ = {v: i for i, v in enumerate(self._end)}
+        return list(self._end)
 
     def prune(self, keep: int = 64) -> None:
         """Forget entries long reached, to bound memory in lifelong runs."""
@@ -224,7 +256,7 @@ class ExecutionGraph:
                 a.offset += drop
 
     def end_config(self) -> list[int]:
-        return [a.nodes[-1] for a in self._agents]
+        return list(self._end)
 
 
 def from_paths(paths: np.ndarray, conflict_indptr: np.ndarray, conflict_indices: np.ndarray) -> ExecutionGraph:

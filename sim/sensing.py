@@ -127,10 +127,12 @@ class WorldSensing:
     @staticmethod
     def _window(hist: collections.deque[tuple[float, float, float, float, float]], t0: float,
                 t1: float) -> Trajectory | None:
-        rows = [r for r in hist if r[0] >= t0 - 1e-9]
-        earlier = [r for r in hist if r[0] < t0 - 1e-9]
-        if earlier:
-            rows.insert(0, earlier[-1])  # the stretch starts where the last one ended
+        rows = []
+        for r in reversed(hist):  # newest first: a window is a few of the 256 samples kept
+            rows.append(r)
+            if r[0] < t0 - 1e-9:
+                break  # the stretch starts where the last one ended
+        rows.reverse()
         if len(rows) < 2 or rows[-1][0] - rows[0][0] <= 0:
             return None
         a = np.array(rows)

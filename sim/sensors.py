@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from shapely.geometry import Point
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from fleet.localization.fix import (
@@ -38,7 +38,7 @@ from fleet.localization.fix import (
 from fleet.localization.geodesy import SiteFrame
 from sim.sensors_route import Trajectory
 
-Coverage = Callable[[float, float], bool]
+Coverage = Callable[[np.ndarray, np.ndarray], np.ndarray]  # positions -> mask: where the sensor works
 
 
 def _ticks(traj: Trajectory, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
@@ -99,11 +99,12 @@ class UwbSensor:
         t = _ticks(traj, self.rate_hz, rng)
         x, y, _, _, _ = traj.at(t)
         anchors = np.array(self.anchors, dtype=float).reshape(-1, 3)
+        covered = self.coverage(x, y).tolist() if self.coverage is not None else [True] * t.size
         out: list[Measurement] = []
-        for ti, xi, yi in zip(t, x, y, strict=True):
+        for ti, xi, yi, inside in zip(t, x, y, covered, strict=True):
             if rng.random() < self.dropout_prob:
                 continue
-            if self.coverage is not None and not self.coverage(float(xi), float(yi)):
+            if not inside:
                 continue
             d = np.sqrt((anchors[:, 0] - xi) ** 2 + (anchors[:, 1] - yi) ** 2
                         + (anchors[:, 2] - self.tag_height_m) ** 2)
@@ -204,17 +205,20 @@ class BeidouSensor:
         t = _ticks(traj, self.rate_hz, rng)
         x, y, _, _, _ = traj.at(t)
         rows: list[tuple[float, float, float, float, FixQuality, float]] = []
-        for ti, xi, yi in zip(t, x, y, strict=True):
+        sky = self.outdoor(x, y).tolist() if self.outdoor is not None else [True] * t.size
+        close = np.zeros(t.size, dtype=bool)
+        if self.obstructions and t.size:
+            pts = shapely.points(x, y)
+            for g in self.obstructions:
+                close |= shapely.distance(g, pts) < self.multipath_range_m
+        for ti, xi, yi, outside, near in zip(t, x, y, sky, close.tolist(), strict=True):
             if rng.random() < self.dropout_prob:
                 continue
-            outside = self.outdoor is None or self.outdoor(float(xi), float(yi))
             if not outside:
                 if rng.random() < self.indoor_leak_prob:
                     q = FixQuality.SINGLE
                     rows.append((ti, xi + rng.normal(0, 3.0), yi + rng.normal(0, 3.0), 0.0, q, 2.5))
                 continue
-            p = Point(float(xi), float(yi))
-            near = any(g.distance(p) < self.multipath_range_m for g in self.obstructions)
             rtk = self.rtk_prob_near if near else self.rtk_prob_open
             u = rng.random()
             if u < rtk:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -25,6 +26,10 @@ class Trajectory:
     speed: np.ndarray
     yaw_rate: np.ndarray
 
+    @cached_property
+    def _unwrapped(self) -> np.ndarray:
+        return np.unwrap(self.heading)  # once: every sensor reads the same trajectory
+
     @property
     def duration_s(self) -> float:
         return float(self.t[-1] - self.t[0])
@@ -34,8 +39,7 @@ class Trajectory:
         times = np.asarray(times, dtype=float)
         x = np.interp(times, self.t, self.x)
         y = np.interp(times, self.t, self.y)
-        unwrapped = np.unwrap(self.heading)
-        h = (np.interp(times, self.t, unwrapped) + math.pi) % (2 * math.pi) - math.pi
+        h = (np.interp(times, self.t, self._unwrapped) + math.pi) % (2 * math.pi) - math.pi
         v = np.interp(times, self.t, self.speed)
         w = np.interp(times, self.t, self.yaw_rate)
         return x, y, h, v, w

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from shapely.geometry import LineString, Polygon
 
 from fleet.localization.geodesy import SiteFrame
@@ -38,7 +39,7 @@ class Scene:
         """Every sensor the site supports (switch sources off for single-source runs)."""
         site = self.site
         def indoor(x, y):
-            return (not site.is_outdoor(x, y))
+            return np.logical_not(site.is_outdoor(x, y))
         frame = SiteFrame.from_anchor(site.geodetic_anchor) if site.geodetic_anchor else None
         obstructions: list[Any] = [b.exterior for b in self.buildings]
         obstructions += [LineString([b.runway_start, b.runway_end]) for b in site.crane_bays]

@@ -210,6 +210,14 @@ class LaneTraffic:
             k = v.order_first_entry + state.last_node_sequence_id // 2
             if k <= ex.released(v.agent) and ex.node_at(v.agent, k) == self._index(state.last_node_id):
                 ex.mark_reached(v.agent, k)
+        if ex is not None and v.action is not None and not v.resend and v.action_entry >= 0 \
+                and ex.reached(v.agent) == v.action_entry and not state.driving \
+                and all(a.action_id != v.action.action_id for a in state.action_states):
+            # standing where its action runs, and it has never heard of it (an update that
+            # re-sent the node bare, a vehicle that lost it): send it again on a new order
+            log.warning("%s stands at %s without action %s; sending it again", v.machine_id,
+                        state.last_node_id, v.action.action_id)
+            v.resend = True
         if ex is not None and v.job and not v.job_arrived and v.held_at >= 0 and v.held_at == v.goal \
                 and ex.reached(v.agent) == ex.last(v.agent):
             v.job_arrived = True
@@ -454,7 +462,7 @@ class LaneTraffic:
             if held:
                 self._rescue_rows.clear()  # the rescue plan no longer fits what runs
             try:
-                ex.append(config)
+                ex.append(config, executable=True)
             except ExecutionError as exc:  # the planner gave an unusable step: wait this one out
                 log.warning("planner step refused by the execution graph: %s", exc)
                 self._rescue_rows.clear()
@@ -462,7 +470,7 @@ class LaneTraffic:
             self.plan_steps += 1
             # stalled: someone has somewhere to go this step and nobody moved (vehicles
             # waiting by design, short of a taken spur, do not count)
-            bound = [v.agent for k, v in enumerate(active) if goals[k] != positions[k]]
+            bound = agents[goals != positions].tolist()
             moved = not bound or any(config[a] != prev[a] for a in bound)
             self.stalled_steps = 0 if moved else self.stalled_steps + 1
             if config == prev:

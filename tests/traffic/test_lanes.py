@@ -1,5 +1,7 @@
 """AGV traffic end to end with delayed vehicles: every leg done, nobody collides."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from fleet.core.strategies import Stage
@@ -150,3 +152,32 @@ def test_a_replan_that_cuts_off_a_planned_arrival_at_the_goal_keeps_its_action()
     traffic._replan()
     assert v.action is not None and v.action_entry == ex.last(v.agent) == ex.released(v.agent)
     assert _until_picked(traffic, agv), "the pick never went out after the replan"
+
+
+def test_a_vehicle_at_its_goal_that_never_heard_of_the_action_gets_it_again():
+    # a road run stalled this way: a vehicle stood at the mill, its node released and
+    # reached, but it had never been told of the pick (the message carrying it was lost,
+    # or an update re-sent the node without it). It must get the pick again.
+    site = load_site(bundled_sites()["coil_yard"])
+    traffic = LaneTraffic(site)
+    mill = next(s for s in site.stations if s.kind == "pickup")
+    drop = next(s for s in site.stations if s.kind == "drop")
+    g = traffic.graph
+    near = g.node_ids[int(next(u for u in g.neighbours(g.index(mill.node)).tolist()))]
+    agv = FakeAgv("agv0", near)
+    traffic.on_state(agv.state(0.0))
+    traffic.assign(Leg(id="L1", order_id="O1", kind=LegKind.AGV, source=mill.id, destination=drop.id), "agv0", 0.0)
+    first_order: list[str] = []
+    rng = np.random.default_rng(0)
+    for t in range(60):
+        for cmd in traffic.tick(float(t), 1.0):
+            first_order = first_order or [cmd.order_id]
+            if cmd.order_id == first_order[0]:  # the vehicle loses every action of its first order
+                cmd = replace(cmd, nodes=tuple(replace(n, actions=()) for n in cmd.nodes))
+            agv.apply(cmd)
+        agv.step(rng, 1)
+        if any(p.stage == Stage.PICKED for p in traffic.on_state(agv.state(float(t)))):
+            break
+    else:
+        raise AssertionError("the vehicle stood at the mill for ever: the pick never went out again")
+    assert agv.node == mill.node and agv.order_id != first_order[0]
