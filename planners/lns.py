@@ -687,12 +687,28 @@ def refine(
                        np.int64(max_iterations if max_iterations is not None else 2**62),
                        sizes, bool(no_rotation), int(max_expansions), weights)
     t_end = int(costs.max())
+    if t_end > makespan and _rests_into_a_window(plan[-1], costs, makespan, t_end, wptr, wfrom, wto):
+        # a longer plan keeps the agents that arrived early resting on their goals for
+        # longer, into a window that opens after the input's end: keep the input instead
+        return LnsResult(plan, initial, initial, int(stats[0]), 0, time.perf_counter() - t0,
+                         dict.fromkeys(HEURISTICS, 0), int(stats[5]), int(stats[7]))
     idx = np.minimum(np.arange(t_end + 1)[:, None], costs[None, :])
     out = paths[np.arange(n_agents)[None, :], idx].astype(np.int32)
     return LnsResult(out, int(costs.sum()), initial, int(stats[0]), int(stats[1]),
                      time.perf_counter() - t0,
                      {name: int(stats[2 + i]) for i, name in enumerate(HEURISTICS)},
                      int(stats[5]), int(stats[7]))
+
+
+def _rests_into_a_window(goals: np.ndarray, costs: np.ndarray, makespan: int, t_end: int,
+                         wptr: np.ndarray, wfrom: np.ndarray, wto: np.ndarray) -> bool:
+    """Would an agent rest on its goal, after `makespan` and up to `t_end`, inside a window?"""
+    for i, g in enumerate(goals.tolist()):
+        rest_from = max(int(costs[i]), makespan + 1)
+        for k in range(int(wptr[g]), int(wptr[g + 1])):
+            if int(wfrom[k]) <= t_end and int(wto[k]) > rest_from:
+                return True
+    return False
 
 
 def symmetric_conflicts(cptr: np.ndarray, cind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -232,3 +232,17 @@ def test_refinement_stops_at_the_lower_bound() -> None:
     assert out.initial_soc == 13 and out.soc == 10
     assert violations(g, out.plan, plan[0], plan[-1]) == []
     assert out.iterations < 1000
+
+
+def test_a_longer_refined_plan_does_not_rest_an_agent_into_its_goals_window() -> None:
+    # found by the property above: agent 2 reaches its goal (node 1) at step 2 and the
+    # input plan ends at step 4; node 1 is blocked over [5, 8). Refining made another
+    # agent's path longer, so the plan ran to step 6 with agent 2 resting inside the window.
+    g = grid(["......"] * 5)
+    starts = np.array([15, 19, 8, 28, 13, 16, 14, 27])
+    goals = np.array([14, 16, 1, 29, 0, 15, 11, 22])
+    blocks = Blocks(mask=np.zeros(g.n_nodes, dtype=bool), windows=np.array([[9, 1, 2], [1, 5, 8]], dtype=np.int64))
+    res = solve(g, starts, goals, 3.0, seed=8, blocks=blocks, refine=True, refine_iterations=60)
+    assert res.solved
+    assert violations(g, res.plan, starts, goals, blocked=blocks.mask, windows=blocks.windows) == []
+    assert res.soc <= res.first_soc
