@@ -285,6 +285,7 @@ class PlantOptions:
     mqtt: tuple[str, int] | None = None  # an existing broker instead of a private mosquitto
     dt_s: float | None = None  # simulator step (default: the scenario's)
     sensing: bool = True  # simulated AGVs report raw positioning readings for the core to fuse
+    report_period_s: float = 0.5  # how often each AGV sends its batch of readings
     lockstep: bool = False  # no pacing: `Lockstep` steps the core and the simulator together
     resume: tuple[Any, ...] = ()  # machine records from the store: the simulator starts where they stood
 
@@ -373,7 +374,7 @@ class Plant:
         if with_agvs and self.opts.sensing:
             from sim.sensing import WorldSensing
 
-            sensing = WorldSensing(self.world, seed=sc.seed)
+            sensing = WorldSensing(self.world, seed=sc.seed, period_s=self.opts.report_period_s)
         gw = watched_sim_gateway(self.world, self.opts.endpoint, observers=observers,
                                      gateway_id="gw-sim" if with_agvs else "gw-sim-cranes",
                                      realtime=not self.opts.lockstep, speed=self.opts.speed,
@@ -412,7 +413,7 @@ class Plant:
             node = sc.site.node_by_id[start]
             v = SimVda5050Vehicle("fleet5g", a.id, host, port, version=versions[a.id],
                                   start=(start, node.x, node.y), speed_mps=a.max_speed_mps * speed,
-                                  state_period_s=max(0.05, sc.state_period_s / speed),
+                                  state_period_s=max(0.1, sc.state_period_s / speed),  # at most 10 states/s each
                                   action_s=max(0.02, float(a.pick_s) / speed), keepalive_s=2,
                                   battery=a.battery, drain_per_m=a.drain_per_m,
                                   charge_per_s=a.charge_per_h / 3600 * speed)
@@ -475,6 +476,7 @@ class Plant:
             args.append("--calm")
         if self.opts.dt_s:
             args += ["--dt", str(self.opts.dt_s)]
+        args += ["--report-period", str(self.opts.report_period_s)]
         if self.opts.watch_safety:
             self._edge_report.unlink(missing_ok=True)
             args += ["--safety-report", str(self._edge_report)]
@@ -606,6 +608,8 @@ def edge_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", required=True, help="bundled scenario name or file")
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--dt", type=float, default=None, help="simulator step (default: the scenario's)")
+    ap.add_argument("--report-period", type=float, default=0.5,
+                    help="seconds between an AGV's batches of positioning readings")
     ap.add_argument("--calm", action="store_true", help="no faults and no link losses")
     ap.add_argument("--safety-report", type=Path, default=None, help="write the safety counts here at exit")
     ap.add_argument("--gateway-id", default="gw-sim-edge")
@@ -634,7 +638,8 @@ def edge_main(argv: list[str] | None = None) -> int:
 
     gw = watched_sim_gateway(world, args.bus, observers=(safety.observe,) if safety else (),
                                  gateway_id=args.gateway_id, realtime=args.control is None, speed=args.speed,
-                                 dt_s=args.dt or scenario.dt_s, sensing=WorldSensing(world, seed=scenario.seed))
+                                 dt_s=args.dt or scenario.dt_s, sensing=WorldSensing(world, seed=scenario.seed,
+                                                                        period_s=args.report_period))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

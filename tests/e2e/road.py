@@ -253,7 +253,8 @@ STALL_S = 300.0  # wall seconds without an order ending: stuck (in lockstep abou
 
 
 def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0, timeout_s: float = 150.0,
-          mqtt: tuple[str, int] | None = None, site: str = "coil_yard", lockstep: bool = False) -> RoadReport:
+          mqtt: tuple[str, int] | None = None, site: str = "coil_yard", lockstep: bool = False,
+          report_period_s: float = 0.5) -> RoadReport:
     """Run the whole road once; see the module docstring. `lockstep`: the core unthreaded
     on a simulated clock, stepped with the simulator (`fleet.plant.Lockstep`); else the
     wall clock with the machines `speed` times faster than real."""
@@ -291,7 +292,8 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
     receiver = WebhookReceiver(secrets.token_hex(16)).start()
     sse: SseClient | None = None
     plant = Plant(scenario, PlantOptions(transport=transport, speed=speed, endpoint=endpoint, workdir=tmp / "plant",
-                                         watch_safety=True, calm=True, mqtt=mqtt, lockstep=lockstep))
+                                         watch_safety=True, calm=True, mqtt=mqtt, lockstep=lockstep,
+                                         report_period_s=report_period_s))
     stepper: Any = None
     client = httpx.Client(base_url=base, headers=headers, timeout=30.0)
     notes: list[str] = []
