@@ -608,7 +608,7 @@ def edge_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", required=True, help="bundled scenario name or file")
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--dt", type=float, default=None, help="simulator step (default: the scenario's)")
-    ap.add_argument("--report-period", type=float, default=0.5,
+    ap.add_argument("--report-period", type=float, default=PlantOptions.report_period_s,
                     help="seconds between an AGV's batches of positioning readings")
     ap.add_argument("--calm", action="store_true", help="no faults and no link losses")
     ap.add_argument("--safety-report", type=Path, default=None, help="write the safety counts here at exit")
