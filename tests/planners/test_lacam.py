@@ -104,6 +104,16 @@ def test_time_limit_is_honoured() -> None:
     assert res.status == "timeout" and res.plan is None
 
 
+def test_iteration_cap_ends_the_search_the_same_way_each_time() -> None:
+    # a proof of unsolvability needs every configuration: a cap of 3 iterations stops it first
+    line = grid(["....."])
+    capped = [solve(line, np.array([0, 1]), np.array([1, 0]), 5.0, max_iterations=3) for _ in range(2)]
+    assert [r.status for r in capped] == ["memory", "memory"]
+    assert "cap of 3 iterations" in capped[0].reason and capped[0].stats == capped[1].stats
+    assert capped[0].stats["iterations"] == 4
+    assert solve(line, np.array([0, 1]), np.array([1, 0]), 5.0).status == "unsolvable"
+
+
 def test_one_way_ring() -> None:
     ring = lane_graph(6, [(i, (i + 1) % 6) for i in range(6)])
     _check(ring, [0, 2, 4], [3, 5, 1])
