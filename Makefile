@@ -26,8 +26,8 @@ test: setup system-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
-# the whole road (issue 12): 200 WMS orders in-process, over tcp:// and over VDA 5050,
-# and a kill -9 mid-shift; about 50 minutes (CI runs it after `make test`)
+# the whole road (issue 12): 200 WMS orders in-process and over tcp://, 120 over VDA 5050,
+# and a kill -9 mid-shift; about 35 minutes (CI runs it after `make test`)
 test-road: setup system-deps
 	$(PY) -m pytest -q -m slow tests/e2e/test_road.py tests/e2e/test_resume.py
 
