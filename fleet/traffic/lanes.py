@@ -598,7 +598,7 @@ class LaneTraffic:
             spot = self._free_spot(int(starts[k]), taken | (conflicted if v.goal < 0 else set()), blocked)
             goals[k] = spot
             taken.update((spot, *g.conflicts(spot).tolist()))
-        # work-limited (a simulated shift): a configuration cap ends the search, the same for a
+        # work-limited (a simulated shift): configuration and iteration caps end the search, the same for a
         # seed on any machine; the wall clock is only the backstop
         limit_s, cap, iters = ((RESCUE_WALL_CAP_S, RESCUE_MAX_CONFIGS, RESCUE_MAX_ITERATIONS) if work_limited
                                else (self.rescue_time_s, None, None))
