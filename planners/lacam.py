@@ -670,15 +670,17 @@ def solve(
           "iterations": int(stats[2]), "configs_generated": int(stats[3])}
     lb_soc, lb_mk = int(d_start.sum()), int(d_start.max())
     status = STATUS[int(code)]
-    iters_capped = bool(max_iterations) and st["iterations"] > int(max_iterations or 0)
     if status != "solved":
         runtime = time.perf_counter() - t0
+        if max_iterations and st["iterations"] > max_iterations:
+            memory = f"search reached its cap of {max_iterations} iterations"
+        elif max_configs is not None and max_nodes >= max_configs:
+            memory = f"search reached its cap of {max_nodes} configurations"
+        else:
+            memory = f"search exceeded its memory budget ({memory_budget_bytes >> 20} MiB)"
         reason = {"timeout": f"no plan within {time_limit_s:g} s",
                   "unsolvable": "every reachable configuration explored: no plan exists",
-                  "memory": f"search exceeded its memory budget ({memory_budget_bytes >> 20} MiB)"
-                  if (max_configs is None or max_nodes < max_configs) and not iters_capped
-                  else f"search reached its cap of {max_iterations} iterations" if iters_capped
-                  else f"search reached its cap of {max_nodes} configurations"}[status]
+                  "memory": memory}[status]
         return PlanResult(status, None, 0, 0, runtime, reason, lb_soc, lb_mk,
                           distance_s=t_dist, stats=st)
     first_soc = soc = sum_of_costs(plan)

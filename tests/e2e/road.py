@@ -254,7 +254,7 @@ STALL_S = 300.0  # wall seconds without an order ending: stuck (in lockstep abou
 
 def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0, timeout_s: float = 150.0,
           mqtt: tuple[str, int] | None = None, site: str = "coil_yard", lockstep: bool = False,
-          report_period_s: float = 0.5) -> RoadReport:
+          report_period_s: float | None = None) -> RoadReport:
     """Run the whole road once; see the module docstring. `lockstep`: the core unthreaded
     on a simulated clock, stepped with the simulator (`fleet.plant.Lockstep`); else the
     wall clock with the machines `speed` times faster than real."""
@@ -293,7 +293,7 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
     sse: SseClient | None = None
     plant = Plant(scenario, PlantOptions(transport=transport, speed=speed, endpoint=endpoint, workdir=tmp / "plant",
                                          watch_safety=True, calm=True, mqtt=mqtt, lockstep=lockstep,
-                                         report_period_s=report_period_s))
+                                         report_period_s=report_period_s or PlantOptions.report_period_s))
     stepper: Any = None
     client = httpx.Client(base_url=base, headers=headers, timeout=30.0)
     notes: list[str] = []
