@@ -191,6 +191,20 @@ class ExecutionGraph:
         """`ahead` of every agent (one call per planning step, not one per agent)."""
         return [a.offset + len(a.nodes) - 1 - a.reached for a in self._agents]
 
+    def lead(self, skip: frozenset[int] = frozenset()) -> int:
+        """Virtual steps the plan runs ahead of the slowest vehicle still executing it:
+        the plan's time minus the last step each vehicle with unreached entries has caught
+        up to (its next entry's step, less one). 0 when every vehicle is at its plan's end.
+        `skip`: agents left out (say, vehicles not heard from lately)."""
+        behind = self.time
+        for i, a in enumerate(self._agents):
+            if i in skip:
+                continue
+            k = a.reached - a.offset + 1
+            if k < len(a.times):
+                behind = min(behind, a.times[k] - 1)
+        return self.time - behind
+
     def ahead(self, agent: int) -> int:
         """Planned entries not yet reached."""
         a = self._agents[agent]

@@ -27,6 +27,7 @@ leaders (idle ones above all) froze whole corridors.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -259,6 +260,24 @@ class LifelongPlanner:
         slots = np.where(slots < 0, 0, slots).astype(np.int32)
         self._slot_used[slots] = self.steps
         return slots
+
+    def route(self, start: int, goal: int, limit: int = 512) -> list[int]:
+        """A shortest path from start to goal (both ends included) over the goal's distance
+        table, computed if missing; [] when the goal cannot be reached. For callers that
+        need to know which nodes an agent will pass (idle vehicles making way)."""
+        slot = int(self._tables_for(np.array([goal], dtype=np.int32), math.inf)[0])
+        if slot == 0:
+            return []
+        dist = self._pool[slot]
+        if dist[start] == self._inf:
+            return []
+        ptr, nbr = self.graph.indptr, self.graph.indices
+        path, u = [int(start)], int(start)
+        while u != goal and len(path) < limit:
+            ws = nbr[ptr[u]:ptr[u + 1]]
+            u = int(ws[np.argmin(dist[ws])])
+            path.append(u)
+        return path
 
     def step(self, positions: np.ndarray, goals: np.ndarray, blocked: np.ndarray | None = None,
              budget_s: float = 0.5, standing: np.ndarray | None = None) -> np.ndarray:

@@ -2,10 +2,15 @@
 
 Every AGV is an agent of one lifelong planner over the site's compiled graph. The
 plan runs ahead of the vehicles in virtual steps (at most `horizon` entries beyond
-what a vehicle has reached); the execution graph releases each vehicle's next nodes
+what a vehicle has reached, and a few horizons beyond the slowest vehicle still executing
+it: planned further, most of it would be cut at the next re-plan); the execution graph releases each vehicle's next nodes
 only when the vehicles planned there before it have left, so late or early vehicles
 never collide and never deadlock. Released nodes go out as VDA 5050-style order
 updates (base = released, horizon = planned but not released).
+
+Idle vehicles keep their place unless it is wanted: a station, a spur, the room around a
+goal, or the way of a vehicle that has waited a while short of its goal (booked paths never
+push anyone, so one parked in a one-way aisle would shut it for good).
 
 A vehicle at its goal waiting for a pick, a drop, a crane or a charger is *held*: it
 leaves the planner's agents and its node is blocked, so nobody plans through it.
@@ -56,6 +61,9 @@ RESEND_RETRY_S = 10.0  # a re-sent order the vehicle has not reported by then go
 RESCUE_MAX_CONFIGS = 5_000  # work-limited rescue: LaCAM's configurations
 RESCUE_MAX_ITERATIONS = 100_000  # and its iterations (about 0.4 s; 5,000 configurations alone took 3.5 s)
 RESCUE_WALL_CAP_S = 5.0  # and its wall-clock backstop
+LEAD_HORIZONS = 2  # planning stops this many horizons of virtual steps ahead of the slowest vehicle
+MAKE_WAY_STEPS = 8  # plan steps a vehicle waits short of its goal before idle ones leave its way
+UNHEARD_S = 5.0  # a vehicle silent this long does not hold planning back
 STOPPED_MODES = frozenset({"fault", "offline", "estopped", "out_of_service", "manual"})
 
 
@@ -91,6 +99,7 @@ class _Vehicle:
     resend_cmd: MovementCommand | None = None  # that new order, until the vehicle reports it
     resend_s: float = 0.0  # when it last went out
     job_arrived: bool = False
+    waited: int = 0  # consecutive plan steps it stood short of its goal
 
 
 class LaneTraffic:
@@ -241,7 +250,7 @@ class LaneTraffic:
     def tick(self, now_s: float, budget_s: float) -> list[MovementCommand | InstantAction]:
         if self.exec is None:
             return []
-        self._extend(budget_s)
+        self._extend(budget_s, now_s)
         cmds: list[MovementCommand | InstantAction] = []
         for v in self.vehicles.values():
             if v.stopped:
@@ -415,14 +424,29 @@ class LaneTraffic:
             if v.goal != want:
                 self._set_goal(v, want, None)
 
-    def _extend(self, budget_s: float) -> None:
+    def _unheard(self, now_s: float) -> frozenset[int]:
+        """Agents of vehicles silent for a while (a link outage): they do not hold planning
+        back; the re-plan when the plan runs far ahead of them bounds it."""
+        return frozenset(v.agent for v in self.vehicles.values()
+                         if v.last_state is None or now_s - v.last_state.stamp_s > UNHEARD_S)
+
+    def _extend(self, budget_s: float, now_s: float) -> None:
         ex = self.exec
         assert ex is not None
         self._gate_handoffs()
         for _ in range(self.max_plan_steps):
             active = [v for v in self.vehicles.values() if v.held_at < 0 and not v.stopped]
             ahead = ex.ahead_all()
-            if not any(v.goal >= 0 and ahead[v.agent] < self.horizon for v in active):
+            # planning runs at most a few horizons of virtual steps ahead of the slowest
+            # vehicle executing it: a vehicle waiting at its plan's end asks for more only
+            # while the plan is less than a horizon ahead (planned that far, it still waits:
+            # more steps now would only pile up plan for the others, cut at the next re-plan)
+            short = [v for v in active if v.goal >= 0 and ahead[v.agent] < self.horizon]
+            if not short:
+                return
+            lead = ex.lead(self._unheard(now_s))
+            if lead >= LEAD_HORIZONS * self.horizon or (
+                    lead >= self.horizon and all(ahead[v.agent] == 0 for v in short)):
                 return
             if max(ahead, default=0) > 3 * self.horizon:
                 # the plan ran far ahead of a slow vehicle: start again from what is released
@@ -477,8 +501,10 @@ class LaneTraffic:
             if config == prev:
                 return  # nobody moves this step: planning further now only repeats it
             for v in active:
-                if v.goal >= 0 and config[v.agent] == v.goal:
-                    self._arrive(v, ex.last(v.agent))
+                a = v.agent
+                v.waited = v.waited + 1 if v.goal >= 0 and config[a] == prev[a] != v.goal else 0
+                if v.goal >= 0 and config[a] == v.goal:
+                    self._arrive(v, ex.last(a))
 
     def _spur_nodes(self) -> frozenset[int]:
         """Stations, the dead-end spurs they stand on, and every node too close to one:
@@ -508,6 +534,11 @@ class LaneTraffic:
         for v in active:
             if v.goal >= 0:
                 wanted.update(near[v.goal])
+                if v.waited >= MAKE_WAY_STEPS:
+                    # it has waited a while: idle vehicles on its way make way (booked paths
+                    # never push anyone, and one parked in a one-way aisle shuts it for good)
+                    for u in self.planner.route(prev[v.agent], v.goal):
+                        wanted.update(near[u])
         goals = np.empty(len(active), dtype=np.int32)
         # an idle vehicle rests on a free parking place or charger if there is one (on a
         # one-way loop it would hold up everyone behind it), else keeps out of the way

@@ -143,3 +143,18 @@ def test_cut_to_released_gives_a_valid_start():
     assert len(set(starts)) == 8
     fresh = ExecutionGraph(starts, g.conflict_indptr, g.conflict_indices)  # raises if colliding
     assert fresh.n_agents == 8
+
+
+def test_lead_counts_virtual_steps_ahead_of_the_slowest_executing_vehicle():
+    g = grid_graph(Grid("line", np.ones((1, 8), dtype=bool)))
+    ex = ExecutionGraph([0, 7], g.conflict_indptr, g.conflict_indices)
+    assert ex.lead() == 0
+    for config in ([1, 7], [2, 7], [3, 7], [3, 7]):  # agent 1 waits at its plan's end
+        ex.append(config)
+    assert ex.lead() == 4  # agent 0 has reached nothing: its first move was planned at step 1
+    ex.release(0, 8)
+    ex.mark_reached(0, 2)  # it stands on node 2; its next entry (node 3) was planned for step 3
+    assert ex.lead() == 2
+    assert ex.lead(skip=frozenset({0})) == 0
+    ex.mark_reached(0, 3)  # at its plan's end, like agent 1
+    assert ex.lead() == 0
