@@ -225,8 +225,10 @@ def test_viewer_sees_everything_and_can_change_nothing(browser: Any, service: Se
     assert page.locator("#machine-rows tr").count() == service.machine_count
     # the server refuses too: force a button on and press it, and call the API directly
     target = page.locator("#machine-detail h3 [data-raw]").inner_text()
-    page.evaluate("document.querySelector('#machine-detail button[data-action=pause]').disabled = false")
-    page.click("#machine-detail button[data-action=pause]")
+    # in one script: the detail pane redraws on every state, which would put back a disabled
+    # button between enabling it and a separate click
+    page.evaluate("""() => { const b = document.querySelector('#machine-detail button[data-action=pause]');
+        b.disabled = false; b.click(); }""")
     page.wait_for_selector(".toast.error")
     assert service.machine(target)["mode"] != "paused"
     status = page.evaluate("""async () => (await fetch('/api/v1/estop', {method: 'POST',
