@@ -3,9 +3,9 @@
 Every AGV is an agent of one lifelong planner over the site's compiled graph. The
 plan runs ahead of the vehicles in virtual steps (at most `horizon` entries beyond
 what a vehicle has reached, and a few horizons beyond the slowest vehicle still executing
-it: planned further, most of it would be cut at the next re-plan); the execution graph releases each vehicle's next nodes
-only when the vehicles planned there before it have left, so late or early vehicles
-never collide and never deadlock. Released nodes go out as VDA 5050-style order
+it: planned further, most of it would be cut at the next re-plan); the execution graph
+releases each vehicle's next nodes only when the vehicles planned there before it have
+left, so late or early vehicles never collide and never deadlock. Released nodes go out as VDA 5050-style order
 updates (base = released, horizon = planned but not released).
 
 Idle vehicles keep their place unless it is wanted: a station, a spur, the room around a
@@ -99,7 +99,8 @@ class _Vehicle:
     resend_cmd: MovementCommand | None = None  # that new order, until the vehicle reports it
     resend_s: float = 0.0  # when it last went out
     job_arrived: bool = False
-    waited: int = 0  # consecutive plan steps it stood short of its goal
+    waited: int = 0  # consecutive plan steps in which others moved and it stood short of its goal
+    way: tuple[int, int, frozenset[int]] = (-1, -1, frozenset())  # (from, goal, nodes around its route)
 
 
 class LaneTraffic:
@@ -354,6 +355,7 @@ class LaneTraffic:
         v.action_entry = -1
         v.resend, v.resend_cmd = False, None
         v.job_arrived = False
+        v.waited = 0
         if v.held_at >= 0 and not v.stopped:
             v.held_at = -1  # rejoin the planner from where it stands
         if self.exec is not None and idx >= 0 and self.exec.node_at(v.agent, self.exec.last(v.agent)) == idx:
@@ -434,6 +436,7 @@ class LaneTraffic:
         ex = self.exec
         assert ex is not None
         self._gate_handoffs()
+        unheard = self._unheard(now_s)
         for _ in range(self.max_plan_steps):
             active = [v for v in self.vehicles.values() if v.held_at < 0 and not v.stopped]
             ahead = ex.ahead_all()
@@ -444,7 +447,7 @@ class LaneTraffic:
             short = [v for v in active if v.goal >= 0 and ahead[v.agent] < self.horizon]
             if not short:
                 return
-            lead = ex.lead(self._unheard(now_s))
+            lead = ex.lead(unheard)
             if lead >= LEAD_HORIZONS * self.horizon or (
                     lead >= self.horizon and all(ahead[v.agent] == 0 for v in short)):
                 return
@@ -537,8 +540,7 @@ class LaneTraffic:
                 if v.waited >= MAKE_WAY_STEPS:
                     # it has waited a while: idle vehicles on its way make way (booked paths
                     # never push anyone, and one parked in a one-way aisle shuts it for good)
-                    for u in self.planner.route(prev[v.agent], v.goal):
-                        wanted.update(near[u])
+                    wanted.update(self._way(v, prev[v.agent]))
         goals = np.empty(len(active), dtype=np.int32)
         # an idle vehicle rests on a free parking place or charger if there is one (on a
         # one-way loop it would hold up everyone behind it), else keeps out of the way
@@ -569,6 +571,13 @@ class LaneTraffic:
                 else:
                     goals[k] = at
         return goals
+
+    def _way(self, v: _Vehicle, at: int) -> frozenset[int]:
+        """The nodes around v's shortest route to its goal, kept while it waits on one spot."""
+        if v.way[:2] != (at, v.goal):
+            near = self._near
+            v.way = (at, v.goal, frozenset(u for w in self.planner.route(at, v.goal) for u in near[w]))
+        return v.way[2]
 
     def _busy_mouth(self, v: _Vehicle, prev: list[int], in_spur: Counter[int]) -> set[int] | None:
         """The nodes around the dead-end spur of v's goal when another vehicle is in it
