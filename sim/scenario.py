@@ -9,6 +9,7 @@ names the file, the place in it and the problem, as `maps.loader` does.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass, field, fields
@@ -72,6 +73,24 @@ class Scenario:
 
         return replace(self, duration_s=duration_s)
 
+    def with_fleet_size(self, agvs: int) -> Scenario:
+        """The scenario with `agvs` AGVs in all, shared over its AGV groups as their counts are.
+
+        Sizing studies vary only the fleet: the site, demand, link and faults stay, and
+        this run's duration and seed carry over. Rebuilt from the file's data so start
+        nodes are placed and fault targets checked as for a written count.
+        """
+        from dataclasses import replace
+
+        if agvs < 1:
+            raise ScenarioFileError(self.file, "fleet.agvs", f"a fleet needs at least 1 AGV, not {agvs}")
+        data = copy.deepcopy(self.raw)
+        groups = data["fleet"]["agvs"]
+        counts = _share(agvs, [int(g.get("count", 1)) for g in groups])
+        data["fleet"]["agvs"] = [{**g, "count": c} for g, c in zip(groups, counts, strict=True) if c]
+        sized = scenario_from_dict(data, self.file, site=self.site)
+        return replace(sized, duration_s=self.duration_s, seed=self.seed)
+
     def orders(self) -> list[tuple[float, Order]]:
         """The shift's demand, fixed by the seed."""
         return demand(list(self.streams), self.duration_s, np.random.default_rng([self.seed, 2]), self.name)
@@ -82,6 +101,17 @@ class Scenario:
         return schedule(list(self.fixed_faults), list(self.fault_rates), agvs=[a.id for a in self.agvs],
                         cranes=list(self.cranes), chargers=chargers, duration_s=self.duration_s,
                         rng=np.random.default_rng([self.seed, 3]))
+
+
+def _share(total: int, weights: list[int]) -> list[int]:
+    """`total` split over `weights` in proportion, whole numbers (largest remainder, first wins a tie)."""
+    whole = sum(weights)
+    exact = [total * w / whole for w in weights]
+    out = [math.floor(x) for x in exact]
+    by_rest = sorted(range(len(weights)), key=lambda i: (-(exact[i] - out[i]), i))
+    for i in by_rest[: total - sum(out)]:
+        out[i] += 1
+    return out
 
 
 @cache
