@@ -14,7 +14,9 @@ them. The planner is built once per graph (`LifelongPlanner(graph)`).
 
 Small fleets book windowed space-time paths instead (`planners.reservation`). Prioritized
 booking is incomplete: when it lets nobody move, a spell of PIBT steps, with priorities of
-their own, shakes the fleet loose before booking resumes.
+their own, shakes the fleet loose before booking resumes. So does a booking livelock: when
+some agent has gone `NO_PROGRESS_STEPS` booked steps without getting nearer its goal (others
+dodging back and forth for it, each dodge undone by the next step's re-plan).
 
 Neither walks into a gridlock any more (`planners.gridlock`): a step that would leave agents
 that can never move again keeps them where they were.
@@ -48,6 +50,7 @@ WINDOW_STEPS = 32
 WINDOW_MAX_CELLS = 4_000_000  # (steps + 1) * nodes: the reservation table's size
 WINDOW_RETRIES = 8  # booking orders tried per step (random ones break would-be jams)
 STALL_PIBT_STEPS = 16  # PIBT steps taken when the booked paths let nobody move
+NO_PROGRESS_STEPS = 45  # booked steps an agent may go without getting nearer its goal before a PIBT spell
 PUSH_RETRIES = 4  # PIBT-only fleets: times per step a pushed agent that could not move is left
 # unplanned and asked to make way (planners.pibt); 0 in the spells of small fleets
 
@@ -186,11 +189,16 @@ class LifelongPlanner:
         self.window_plans = 0
         self.window_failures = 0
         self._stuck = np.zeros(0, dtype=np.bool_)
+        # per agent: its goal, the nearest it got to it, booked steps since it got nearer
+        self._progress_goal = np.zeros(0, dtype=np.int32)
+        self._progress_best = np.zeros(0, dtype=np.int64)
+        self._progress_since = np.zeros(0, dtype=np.int32)
         self._window = max(1, int(window_steps))
         self._window_max = int(window_max_agents) if (self._window + 1) * n <= WINDOW_MAX_CELLS else 0
         self._pibt_left = 0  # PIBT steps still to take before booking paths again
         self._pibt_prios = np.zeros(0, dtype=np.float64)
         self.stall_breaks = 0
+        self.livelock_breaks = 0
         self._no_rotation = bool(no_rotation)
         self._push_retries = max(0, int(push_retries))
         self._hold_steps = 1  # longer up-front bookings made fleets jam in trials
@@ -328,6 +336,15 @@ class LifelongPlanner:
                 if moved:
                     self.steps += 1
                     self.window_steps_taken += 1
+                    if self._no_progress(nxt, goal, slots) >= NO_PROGRESS_STEPS:
+                        # a livelock: some move, but agents boxed in by the others' bookings
+                        # stay boxed in, because the dodges those bookings ask for are undone
+                        # by the next step's re-plan (a vehicle stepping in and out of a spur
+                        # at a junction for an hour while an aisle behind it waits). PIBT's
+                        # pushes carry moves through; then booking resumes.
+                        self._pibt_left = STALL_PIBT_STEPS
+                        self.livelock_breaks += 1
+                        self._progress_since[:] = 0
                     return nxt
                 # prioritized booking is incomplete: in a packed one-way block every agent
                 # can be boxed in by the bookings of those before it, step after step.
@@ -353,6 +370,21 @@ class LifelongPlanner:
             self._hold_gridlock(pos, qto, standing, prios)
         self.steps += 1
         return qto
+
+    def _no_progress(self, nxt: np.ndarray, goal: np.ndarray, slots: np.ndarray) -> int:
+        """The most booked steps any agent has gone without getting nearer its goal (a new
+        goal, or one reached, starts its count again)."""
+        n = nxt.shape[0]
+        if self._progress_goal.shape[0] != n:
+            self._progress_goal = np.full(n, -1, dtype=np.int32)
+            self._progress_best = np.zeros(n, dtype=np.int64)
+            self._progress_since = np.zeros(n, dtype=np.int32)
+        d = self._pool[slots, nxt].astype(np.int64)
+        fresh = (goal != self._progress_goal) | (nxt == goal) | (d < self._progress_best)
+        self._progress_best = np.where(fresh, d, self._progress_best)
+        self._progress_since = np.where(fresh, 0, self._progress_since + 1).astype(np.int32)
+        self._progress_goal = goal.astype(np.int32)
+        return int(self._progress_since.max(initial=0))
 
     def _hold_gridlock(self, pos: np.ndarray, nxt: np.ndarray, standing: np.ndarray | None,
                        rank: np.ndarray) -> int:
@@ -395,6 +427,7 @@ class LifelongPlanner:
             order = np.concatenate([order[first], np.delete(order, first)]).astype(np.int32)
         self.window_plans += 1
         self.window_failures += int(n_failed)
+
         if n_failed:
             self._plan = None  # only step 1 is safe for sure: replan next step
         else:

@@ -78,6 +78,9 @@ class _Job:
     wait_for_load: bool = False  # pickup at a handoff: the crane sets the load down
 
 
+NO_WAY: tuple[int, int, frozenset[int]] = (-1, -1, frozenset())
+
+
 @dataclass
 class _Vehicle:
     machine_id: str
@@ -100,7 +103,7 @@ class _Vehicle:
     resend_s: float = 0.0  # when it last went out
     job_arrived: bool = False
     waited: int = 0  # consecutive plan steps in which others moved and it stood short of its goal
-    way: tuple[int, int, frozenset[int]] = (-1, -1, frozenset())  # (from, goal, nodes around its route)
+    way: tuple[int, int, frozenset[int]] = NO_WAY  # (from, goal, nodes around its route)
 
 
 class LaneTraffic:
@@ -183,6 +186,8 @@ class LaneTraffic:
         self._closed = blocked_nodes(self.site, self.graph, self._zones)
         self._rest_dist = None
         self.planner.set_closed(self._closed)
+        for v in self.vehicles.values():  # the ways were routed round the old closures
+            v.way = NO_WAY
         self._replan()
 
     def planned_path(self, machine_id: str) -> list[str]:

@@ -293,7 +293,8 @@ def drive(tmp: Path, transport: str, *, n_orders: int = 200, speed: float = 40.0
     sse: SseClient | None = None
     plant = Plant(scenario, PlantOptions(transport=transport, speed=speed, endpoint=endpoint, workdir=tmp / "plant",
                                          watch_safety=True, calm=True, mqtt=mqtt, lockstep=lockstep,
-                                         report_period_s=report_period_s or PlantOptions.report_period_s))
+                                         report_period_s=PlantOptions.report_period_s if report_period_s is None
+                                         else report_period_s))
     stepper: Any = None
     client = httpx.Client(base_url=base, headers=headers, timeout=30.0)
     notes: list[str] = []

@@ -217,6 +217,41 @@ def test_pibt_shakes_loose_a_fleet_the_bookings_box_in(monkeypatch) -> None:
     assert planner.window_plans == planner.stall_breaks > 5  # booking is tried again after each spell
 
 
+@pytest.mark.parametrize("limit, shaken", [(10**9, False), (None, True)])
+def test_pibt_breaks_a_livelock_where_one_agent_dodges_and_the_rest_stay_boxed_in(
+        monkeypatch, limit, shaken) -> None:
+    # stand in for the warehouse's livelock: one vehicle steps in and out of a side branch
+    # every step (never nearer its goal), so somebody moves and no stall is seen, while the
+    # bookings box every other agent in for good
+    import planners.lifelong as lifelong
+
+    def one_dodges(indptr, indices, cptr, cind, dist, slots, inf, pos, goals, order, horizon, blocked,
+                   no_rotation, hold_steps, out, failed):
+        out[:] = pos
+        failed[:] = True
+        failed[0] = False
+        here = int(pos[0])
+        free = [int(u) for u in indices[indptr[here]:indptr[here + 1]] if u not in pos]
+        if free:  # sideways or away, never nearer
+            out[1:, 0] = max(free, key=lambda u: dist[slots[0], u])
+        return pos.shape[0] - 1
+
+    monkeypatch.setattr(lifelong, "plan_window", one_dodges)
+    if limit is not None:
+        monkeypatch.setattr(lifelong, "NO_PROGRESS_STEPS", limit)
+    rng = np.random.default_rng(5)
+    cells = rng.permutation(WAREHOUSE.n_nodes)
+    planner = LifelongPlanner(WAREHOUSE, seed=2)
+    hist, reached, _ = run(planner, cells[:8].astype(np.int32), cells[8:16].astype(np.int32),
+                           300, rng, np.arange(WAREHOUSE.n_nodes))
+    assert violations(WAREHOUSE, hist) == []
+    assert planner.stall_breaks == 0  # someone moves every step: no stall to see
+    if shaken:
+        assert planner.livelock_breaks >= 2 and reached[1:].sum() > 10
+    else:
+        assert planner.livelock_breaks == 0 and reached[1:].sum() == 0
+
+
 @pytest.mark.parametrize("retries, passes", [(0, False), (4, True)])
 def test_pibt_pushes_an_idle_agent_out_of_a_junction_block(retries, passes) -> None:
     # the warehouse's north corridor runs west; N-42 and N-45 are junctions 3 m apart whose
