@@ -73,7 +73,8 @@ class CoreBrain:
             link=self.link, bus=self.bus, threaded=False,
             settings=CoreSettings(tick_period_s=scenario.plan_period_s,
                                   link_timeout_s=max(5.0, 3 * scenario.idle_state_period_s),
-                                  work_limited=True),  # the same shift for a seed, however busy the machine
+                                  work_limited=True,  # the same shift for a seed, however busy the machine
+                                  id_seed=scenario.seed),  # and the same ids (ties break on them)
         )
         self.core.start()
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}

@@ -29,6 +29,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import random
 import threading
 import time
 import uuid
@@ -121,6 +122,10 @@ class CoreSettings:
     machine_flush_s: float = 5.0  # persist poses and batteries this often
     # plan by work caps, not wall seconds (a simulated clock: deterministic for a seed)
     work_limited: bool = False
+    # ids (orders, charge legs, commands, alarms) drawn from this seed instead of uuid4: ties
+    # between equal costs break on ids, so a simulated shift repeats only with repeatable ids.
+    # Only for a core on a fresh store (a simulated shift): seeded ids would clash with stored ones.
+    id_seed: int | None = None
 
 
 class FleetCore:
@@ -209,7 +214,14 @@ class FleetCore:
         self._ids = itertools.count(1)
         self._busy_samples: collections.deque[tuple[float, float]] = collections.deque(maxlen=3600)
         self.stats = {"batches": 0, "commands": 0, "dispatch_rounds": 0, "ticks": 0}
-        self._run_id = uuid.uuid4().hex[:6]
+        self._id_rng = random.Random(self.settings.id_seed) if self.settings.id_seed is not None else None
+        self._run_id = self._new_hex(6)
+
+    def _new_hex(self, digits: int) -> str:
+        """A fresh id part: random, or from `CoreSettings.id_seed` (repeatable shifts)."""
+        if self._id_rng is None:
+            return uuid.uuid4().hex[:digits]
+        return f"{self._id_rng.getrandbits(4 * digits):0{digits}x}"
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FleetCore:
@@ -612,7 +624,7 @@ class FleetCore:
             if (alarm["kind"] == kind.value and alarm["machine_id"] == machine_id
                     and alarm["order_id"] == order_id and alarm["acknowledged_s"] is None):
                 return alarm
-        alarm = new_alarm(f"al-{uuid.uuid4().hex[:12]}", kind, severity, message, self.clock.now(),
+        alarm = new_alarm(f"al-{self._new_hex(12)}", kind, severity, message, self.clock.now(),
                           machine_id, order_id)
         self._alarms[alarm["id"]] = alarm
         tx.put_alarm(alarm)
@@ -678,7 +690,7 @@ class FleetCore:
                     return old, False
             now = self.clock.now()
             order = Order(
-                id=OrderId(f"ord-{uuid.uuid4().hex[:16]}"), source=req.source, destination=req.destination,
+                id=OrderId(f"ord-{self._new_hex(16)}"), source=req.source, destination=req.destination,
                 load_type=req.load_type, weight_kg=req.weight_kg, priority=req.priority,
                 deadline_s=req.deadline_s, hazardous=req.hazardous, client_id=req.client_id,
                 load_id=req.load_id, created_s=now, updated_s=now,
@@ -768,7 +780,7 @@ class FleetCore:
     def _machine_action(self, tx: Tx, machine: Machine, action: MachineAction) -> None:
         now = self.clock.now()
         mid = machine.id
-        cid = f"{action.value}-{uuid.uuid4().hex[:10]}"
+        cid = f"{action.value}-{self._new_hex(10)}"
         if action == MachineAction.RESUME:
             held = self._held.pop(mid, None)
             if held is None:
@@ -825,7 +837,7 @@ class FleetCore:
             return (node.x - here.x) ** 2 + (node.y - here.y) ** 2
 
         charger = min(chargers, key=lambda s: (dist(s), s.id))
-        leg = Leg(id=LegId(f"chg-{machine.id}-{uuid.uuid4().hex[:8]}"), order_id=None, kind=LegKind.CHARGE,
+        leg = Leg(id=LegId(f"chg-{machine.id}-{self._new_hex(8)}"), order_id=None, kind=LegKind.CHARGE,
                   source=machine.node or charger.id, destination=charger.id, state=LegState.ASSIGNED,
                   machine_id=MachineId(machine.id), created_s=now, updated_s=now)
         self._set_leg(tx, leg, None)
@@ -899,7 +911,7 @@ class FleetCore:
             m = self._machines.get(mid)
             if m is None:
                 continue
-            cid = f"pose-{after}-{uuid.uuid4().hex[:10]}"
+            cid = f"pose-{after}-{self._new_hex(10)}"
             if after == "lost" and mid not in self._pose_stopped:
                 self._pose_stopped.add(mid)
                 self._send(InstantAction(cid, mid, (Action(cid, ActionType.START_PAUSE),), now))
